@@ -1,0 +1,239 @@
+"""``Function``: an op's forward and backward side by side, as in PyTorch.
+
+Every differentiable op in deepgrad is a ``Function`` subclass::
+
+    class Exp(Function):
+        @staticmethod
+        def forward(ctx, x):
+            y = xp.exp(x.array)
+            ctx.save_for_backward(y)      # an output: backward gets it as a tensor
+            return y
+
+        @staticmethod
+        def backward(ctx, grad):
+            (y,) = ctx.saved_tensors
+            return grad * y
+
+``forward`` receives the call's arguments (tensors stay tensors) and returns
+backend arrays or tensors; ``Function.apply`` wraps them into new tensors and,
+when an input requires grad, records a ``Context`` node in the graph.
+``backward`` receives one gradient tensor per output and returns one gradient per
+forward argument (``None`` where there is none). Because backward is written with
+tensor ops, running it with grad mode on records a graph of the backward pass:
+that is all ``create_graph=True`` (higher-order gradients) needs.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from deepgrad.autograd.grad_mode import _state, is_grad_enabled, set_grad_enabled
+from deepgrad.backend import ndarray, xp
+
+# What a saved entry is: an input tensor, one of the op's outputs, or a constant.
+_INPUT, _OUTPUT, _CONSTANT = 0, 1, 2
+
+
+class Context:
+    """What forward leaves for backward; the node of the graph (``tensor.grad_fn``)."""
+
+    def __init__(self, fn: type[Function]) -> None:
+        self._fn = fn
+        self._to_save: tuple = ()
+        self._saved: tuple | None = ()
+        self._non_differentiable: tuple = ()
+        self.needs_input_grad: tuple[bool, ...] = ()
+        self.materialize_grads = True
+
+    # --- used in forward --------------------------------------------------
+    def save_for_backward(self, *items: Any) -> None:
+        """Keep inputs, outputs or constant arrays for backward.
+
+        Inputs and outputs come back as tensors that are part of the graph, so
+        backward stays differentiable. Anything else comes back as a constant:
+        save only values whose derivative is not needed (masks, indices).
+        """
+        self._to_save = items
+
+    def mark_non_differentiable(self, *outputs: Any) -> None:
+        self._non_differentiable = outputs
+
+    def set_materialize_grads(self, value: bool) -> None:
+        """With False, backward receives None (not zeros) for outputs without a gradient."""
+        self.materialize_grads = value
+
+    # --- used in backward -------------------------------------------------
+    @property
+    def saved_tensors(self) -> tuple:
+        from deepgrad.tensor import Tensor
+
+        if self._saved is None:
+            raise RuntimeError(
+                f"{self.name()}: trying to backward through the graph a second time, or to read "
+                "saved tensors after they were freed. Pass retain_graph=True to the first "
+                "backward() (or autograd.grad()) if you need to backward through it again."
+            )
+        result = []
+        for position, (kind, value, version_box, version) in enumerate(self._saved):
+            if version_box is not None and version_box[0] != version:
+                raise RuntimeError(
+                    f"{self.name()}: one of the tensors it saved for backward (saved tensor "
+                    f"{position}, shape {tuple(value.shape)}) was modified by an in-place "
+                    f"operation: it is at version {version_box[0]}, expected version {version}. "
+                    "Use the out-of-place op (e.g. x = x + 1 instead of x.add_(1)) or clone() "
+                    "the tensor before changing it."
+                )
+            if kind == _INPUT or kind == _CONSTANT:
+                result.append(value)
+            else:  # an output: rebuilt so that a graph of the backward pass reaches this node
+                index, array = value
+                out = Tensor(array)
+                out._version = version_box
+                if is_grad_enabled():
+                    out.requires_grad = True
+                    out.grad_fn = self
+                    out._output_index = index
+                result.append(out)
+        return tuple(result)
+
+    # --- inspection -------------------------------------------------------
+    def name(self) -> str:
+        return self._fn.__name__ + "Backward"
+
+    @property
+    def next_functions(self) -> tuple:
+        """The nodes backward sends gradients to: (node, output index), or (leaf tensor, None)."""
+        return tuple(e if e is not None else (None, 0) for e in self.next_edges)
+
+    def register_hook(self, index: int, hook: Callable) -> _HookHandle:
+        hooks = self.__dict__.setdefault("_tensor_hooks", {})
+        return _HookHandle(hooks.setdefault(index, []), hook)
+
+    def _release(self) -> None:
+        self._saved = None
+
+    def __repr__(self) -> str:
+        return f"<{self.name()}>"
+
+
+class _HookHandle:
+    """Returned by ``register_hook``; ``remove()`` takes the hook off again."""
+
+    def __init__(self, hooks: list, hook: Callable) -> None:
+        hooks.append(hook)
+        self._hooks = hooks
+        self._hook = hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+class Function:
+    """Base class of differentiable ops; subclass it for a custom op (see module docs)."""
+
+    @staticmethod
+    def forward(ctx: Context, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("a Function subclass must implement forward(ctx, ...)")
+
+    @staticmethod
+    def backward(ctx: Context, *grad_outputs: Any) -> Any:
+        raise NotImplementedError("a Function subclass must implement backward(ctx, *grads)")
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        from deepgrad.tensor import Tensor
+
+        ctx = Context(cls)
+        record = False
+        if _state.enabled:
+            for a in args:
+                if isinstance(a, Tensor) and a.requires_grad:
+                    record = True
+                    break
+        if record:
+            # A custom forward written with tensor ops must not record a graph itself.
+            previous = set_grad_enabled(False)
+            try:
+                raw = cls.forward(ctx, *args, **kwargs)
+            finally:
+                set_grad_enabled(previous)
+        else:
+            raw = cls.forward(ctx, *args, **kwargs)
+
+        single = not isinstance(raw, tuple)
+        raws = (raw,) if single else raw
+        outputs = tuple(_wrap_output(r, args) for r in raws)
+        if record:
+            _connect(ctx, args, raws, outputs)
+        return outputs[0] if single else outputs
+
+
+def _wrap_output(raw: Any, args: tuple) -> Any:
+    """A new tensor for what forward returned; views share their base's version counter."""
+    from deepgrad.tensor import Tensor
+
+    if raw is None:
+        return None
+    array = raw.array if isinstance(raw, Tensor) else raw
+    if type(array) is not ndarray:
+        array = xp.asarray(array)
+    out = Tensor(array)
+    base = array.base
+    if base is not None:
+        for a in args:
+            if isinstance(a, Tensor) and (base is a.array or base is a.array.base):
+                out._version = a._version
+                break
+    return out
+
+
+def _connect(ctx: Context, args: tuple, raws: tuple, outputs: tuple) -> None:
+    """Record ctx as the node that made ``outputs``, with edges to its inputs."""
+    from deepgrad.tensor import Tensor
+
+    needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+    ctx.needs_input_grad = needs
+    edges = []
+    for a, need in zip(args, needs):
+        if not need:
+            edges.append(None)
+        elif a.grad_fn is not None:
+            edges.append((a.grad_fn, a._output_index))
+        else:
+            edges.append((a, None))  # a leaf: its gradient accumulates in a.grad
+    ctx.next_edges = tuple(edges)
+    ctx.output_meta = tuple(None if o is None else (o.shape, o.array.dtype) for o in outputs)
+
+    non_diff = ctx._non_differentiable
+    for i, (raw, out) in enumerate(zip(raws, outputs)):
+        if out is None or not out.dtype.is_floating_point:
+            continue
+        if non_diff and any(raw is n for n in non_diff):
+            continue
+        out.requires_grad = True
+        out.grad_fn = ctx
+        out._output_index = i
+
+    saved = []
+    for item in ctx._to_save:
+        saved.append(_saved_entry(item, args, raws, outputs))
+    ctx._saved = tuple(saved)
+    ctx._to_save = ()
+
+
+def _saved_entry(item: Any, args: tuple, raws: tuple, outputs: tuple) -> tuple:
+    from deepgrad.tensor import Tensor
+
+    for i, raw in enumerate(raws):
+        if item is raw and outputs[i].requires_grad:
+            out = outputs[i]
+            return (_OUTPUT, (i, out.array), out._version, out._version[0])
+    if isinstance(item, Tensor):
+        for a in args:
+            if item is a:
+                return (_INPUT, item, item._version, item._version[0])
+        return (_CONSTANT, item.detach(), item._version, item._version[0])
+    if item is None or isinstance(item, (int, float, bool, complex)):
+        return (_CONSTANT, item, None, 0)  # Python scalars come back as they are
+    return (_CONSTANT, Tensor(xp.asarray(item)), None, 0)

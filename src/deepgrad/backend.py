@@ -1,0 +1,107 @@
+"""The array-module seam: the one place that names the array library.
+
+Op code never imports NumPy directly; it does ``from deepgrad.backend import xp``
+and calls ``xp.exp``, ``xp.matmul`` and so on. A CuPy backend is a matter of
+setting ``DEEPGRAD_BACKEND=cupy`` before ``import deepgrad``: CuPy mirrors the
+NumPy API, so no op changes.
+
+The few functions NumPy lacks (``erf``) live here too, written with ``xp`` so
+they work on either backend.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+_NAME = os.environ.get("DEEPGRAD_BACKEND", "numpy").strip().lower()
+
+if _NAME == "numpy":
+    import numpy as xp
+elif _NAME == "cupy":  # pragma: no cover - needs a GPU
+    import cupy as xp  # type: ignore[import-not-found, no-redef]
+else:
+    raise ImportError(
+        f"DEEPGRAD_BACKEND={_NAME!r} is not a known backend; use 'numpy' (the default) or 'cupy'"
+    )
+
+name: str = _NAME
+ndarray: type = xp.ndarray
+
+
+def to_host(array: Any) -> Any:
+    """The array as a NumPy array on the host (a no-op on the NumPy backend)."""
+    if _NAME == "cupy":  # pragma: no cover
+        return array.get()
+    return array
+
+
+# erf: W. J. Cody's rational Chebyshev approximations (Math. Comp. 23, 1969),
+# accurate to float64 rounding. NumPy has no erf and a Python loop over
+# math.erf would be far too slow.
+_ERF_A = (3.16112374387056560e00, 1.13864154151050156e02, 3.77485237685302021e02,
+          3.20937758913846947e03, 1.85777706184603153e-1)
+_ERF_B = (2.36012909523441209e01, 2.44024637934444173e02, 1.28261652607737228e03,
+          2.84423683343917062e03)
+_ERF_C = (5.64188496988670089e-1, 8.88314979438837594e00, 6.61191906371416295e01,
+          2.98635138197400131e02, 8.81952221241769090e02, 1.71204761263407058e03,
+          2.05107837782607147e03, 1.23033935479799725e03, 2.15311535474403846e-8)
+_ERF_D = (1.57449261107098347e01, 1.17693950891312499e02, 5.37181101862009858e02,
+          1.62138957456669019e03, 3.29079923573345963e03, 4.36261909014324716e03,
+          3.43936767414372164e03, 1.23033935480374942e03)
+_ERF_P = (3.05326634961232344e-1, 3.60344899949804439e-1, 1.25781726111229246e-1,
+          1.60837851487422766e-2, 6.58749161529837803e-4, 1.63153871373020978e-2)
+_ERF_Q = (2.56852019228982242e00, 1.87295284992346725e00, 5.27905102951428412e-1,
+          6.05183413124413191e-2, 2.33520497626869185e-3)
+_SQRT_PI_INV = 5.6418958354775628695e-1
+
+
+def erf(x: Any) -> Any:
+    """The error function, elementwise, in the dtype of ``x`` (computed in float64)."""
+    dtype = x.dtype
+    v = xp.asarray(x, dtype=xp.float64)
+    a = xp.abs(v)
+    out = xp.empty_like(v)
+
+    small = a <= 0.5
+    z = v[small] ** 2
+    num = _ERF_A[4] * z
+    den = z
+    for i in range(3):
+        num = (num + _ERF_A[i]) * z
+        den = (den + _ERF_B[i]) * z
+    out[small] = v[small] * (num + _ERF_A[3]) / (den + _ERF_B[3])
+
+    mid = (a > 0.5) & (a <= 4.0)
+    y = a[mid]
+    num = _ERF_C[8] * y
+    den = y
+    for i in range(7):
+        num = (num + _ERF_C[i]) * y
+        den = (den + _ERF_D[i]) * y
+    erfc = (num + _ERF_C[7]) / (den + _ERF_D[7])
+    out[mid] = _erfc_scale(y, erfc)
+
+    large = a > 4.0
+    y = xp.minimum(a[large], 30.0)  # erf(30) is 1 in float64; keeps inf finite
+    z = 1.0 / (y * y)
+    num = _ERF_P[5] * z
+    den = z
+    for i in range(4):
+        num = (num + _ERF_P[i]) * z
+        den = (den + _ERF_Q[i]) * z
+    r = z * (num + _ERF_P[4]) / (den + _ERF_Q[4])
+    erfc = (_SQRT_PI_INV - r) / y
+    out[large] = _erfc_scale(y, erfc)
+
+    out[~(small | mid | large)] = v[~(small | mid | large)]  # NaN stays NaN
+    flip = (v < 0) & ~small
+    out[flip] = -out[flip]
+    return out.astype(dtype, copy=False)
+
+
+def _erfc_scale(y: Any, erfc_times_exp: Any) -> Any:
+    """erf = 1 - exp(-y^2) * R(y), with y^2 split to keep full precision."""
+    ysq = xp.trunc(y * 16.0) / 16.0
+    delta = (y - ysq) * (y + ysq)
+    return 1.0 - xp.exp(-ysq * ysq) * xp.exp(-delta) * erfc_times_exp
