@@ -29,3 +29,4 @@ from deepgrad.creation import (
 from deepgrad import ops
 from deepgrad.ops import *  # noqa: F401,F403 - every op as deepgrad.<name>
 from deepgrad import random  # noqa: E402  (after ops: ``deepgrad.random`` is the module)
+from deepgrad import nn, optim  # noqa: E402

@@ -9,7 +9,8 @@ from __future__ import annotations
 from importlib import import_module
 
 MODULES = (
-    "arithmetic", "conversion", "reduction", "shape", "unary",
+    "arithmetic", "conversion", "unary", "select", "compare", "softmax", "reduction",
+    "shape", "join", "indexing", "sort", "matmul",
 )
 
 __all__: list[str] = []
