@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any, Callable, Iterator, Sequence
 
 from deepgrad import dtypes
-from deepgrad.autograd.grad_mode import is_grad_enabled
 from deepgrad.backend import ndarray, to_host, xp
 
 
@@ -291,5 +290,8 @@ def value_of(x: Any) -> Any:
     """The backend array of a tensor, or a Python scalar as it is: how ops read operands."""
     return x.array if isinstance(x, Tensor) else x
 
+
+# Imported last: the autograd package imports this module for ``Tensor``.
+from deepgrad.autograd.grad_mode import is_grad_enabled  # noqa: E402
 
 __all__ = ["Tensor", "is_tensor", "value_of", "ndarray"]

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from deepgrad.autograd.engine import run_backward
 from deepgrad.autograd.function import Context, Function
 from deepgrad.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from deepgrad.autograd.gradcheck import gradcheck, gradgradcheck
+from deepgrad.backend import xp
+from deepgrad.tensor import Tensor
 
 
 def _as_list(x: Any) -> list:
@@ -16,8 +19,6 @@ def _as_list(x: Any) -> list:
 
 
 def _root_grads(outputs: list, grad_outputs: Any) -> list:
-    from deepgrad.tensor import Tensor
-
     given = _as_list(grad_outputs) if grad_outputs is not None else [None] * len(outputs)
     if len(given) != len(outputs):
         raise ValueError(
@@ -32,9 +33,9 @@ def _root_grads(outputs: list, grad_outputs: Any) -> list:
                     f"output has shape {tuple(out.shape)}. Reduce it first (e.g. loss.sum() or "
                     "loss.mean()), or pass gradient= a tensor of that shape."
                 )
-            g = Tensor(_ones_like(out.array))
+            g = Tensor(xp.ones(out.array.shape, dtype=out.array.dtype))
         elif not isinstance(g, Tensor):
-            g = Tensor(_asarray(g, out.array.dtype))
+            g = Tensor(xp.asarray(g, dtype=out.array.dtype))
         if g.shape != out.shape:
             raise RuntimeError(
                 f"backward: the gradient has shape {tuple(g.shape)} but the output has shape "
@@ -42,18 +43,6 @@ def _root_grads(outputs: list, grad_outputs: Any) -> list:
             )
         grads.append(g)
     return grads
-
-
-def _ones_like(a: Any) -> Any:
-    from deepgrad.backend import xp
-
-    return xp.ones_like(a)
-
-
-def _asarray(g: Any, dtype: Any) -> Any:
-    from deepgrad.backend import xp
-
-    return xp.asarray(g, dtype=dtype)
 
 
 def backward(
@@ -64,8 +53,6 @@ def backward(
     inputs: Sequence[Any] | None = None,
 ) -> None:
     """Accumulate the gradients of ``tensors`` into the ``.grad`` of the leaves."""
-    from deepgrad.autograd.engine import run_backward
-
     outputs = _as_list(tensors)
     grads = _root_grads(outputs, grad_tensors)
     if retain_graph is None:
@@ -89,8 +76,6 @@ def grad(
     allow_unused: bool = False,
 ) -> tuple:
     """The gradients of ``outputs`` with respect to ``inputs``, returned, not accumulated."""
-    from deepgrad.autograd.engine import run_backward
-
     outs = _as_list(outputs)
     targets = _as_list(inputs)
     for i, t in enumerate(targets):

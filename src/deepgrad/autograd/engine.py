@@ -14,6 +14,7 @@ from typing import Any, Sequence
 
 from deepgrad.autograd.grad_mode import set_grad_enabled
 from deepgrad.backend import xp
+from deepgrad.tensor import Tensor
 
 
 def run_backward(
@@ -93,7 +94,7 @@ def _run(roots, root_grads, retain_graph, targets):
     for t, g in leaf_grads.values():
         g = _apply_leaf_hooks(t, g)
         if not g.array.flags.writeable:  # a broadcast view: .grad must be a tensor of its own
-            g = _tensor(g.array.copy())
+            g = Tensor(g.array.copy())
         t.grad = g if t.grad is None else t.grad + g
     return None
 
@@ -103,7 +104,7 @@ def _backward_node(node, buffer, buffers, leaf_grads) -> None:
         for i, g in enumerate(buffer):
             if g is None and node.output_meta[i] is not None:
                 shape, dtype = node.output_meta[i]
-                buffer[i] = _tensor(xp.zeros(shape, dtype=dtype))
+                buffer[i] = Tensor(xp.zeros(shape, dtype=dtype))
     grads = node._fn.backward(node, *buffer)
     if not isinstance(grads, tuple):
         grads = (grads,)
@@ -202,9 +203,3 @@ def _needed_nodes(order: list, leaf_targets: set, node_targets: set) -> set:
                 needed.add(node)
                 break
     return needed
-
-
-def _tensor(array):
-    from deepgrad.tensor import Tensor
-
-    return Tensor(array)

@@ -29,6 +29,7 @@ from typing import Any, Callable
 
 from deepgrad.autograd.grad_mode import _state, is_grad_enabled, set_grad_enabled
 from deepgrad.backend import ndarray, xp
+from deepgrad.tensor import Tensor
 
 # What a saved entry is: an input tensor, one of the op's outputs, or a constant.
 _INPUT, _OUTPUT, _CONSTANT = 0, 1, 2
@@ -65,8 +66,6 @@ class Context:
     # --- used in backward -------------------------------------------------
     @property
     def saved_tensors(self) -> tuple:
-        from deepgrad.tensor import Tensor
-
         if self._saved is None:
             raise RuntimeError(
                 f"{self.name()}: trying to backward through the graph a second time, or to read "
@@ -142,8 +141,6 @@ class Function:
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
-        from deepgrad.tensor import Tensor
-
         ctx = Context(cls)
         record = False
         if _state.enabled:
@@ -171,8 +168,6 @@ class Function:
 
 def _wrap_output(raw: Any, args: tuple) -> Any:
     """A new tensor for what forward returned; views share their base's version counter."""
-    from deepgrad.tensor import Tensor
-
     if raw is None:
         return None
     array = raw.array if isinstance(raw, Tensor) else raw
@@ -190,8 +185,6 @@ def _wrap_output(raw: Any, args: tuple) -> Any:
 
 def _connect(ctx: Context, args: tuple, raws: tuple, outputs: tuple) -> None:
     """Record ctx as the node that made ``outputs``, with edges to its inputs."""
-    from deepgrad.tensor import Tensor
-
     needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
     ctx.needs_input_grad = needs
     edges = []
@@ -207,7 +200,7 @@ def _connect(ctx: Context, args: tuple, raws: tuple, outputs: tuple) -> None:
 
     non_diff = ctx._non_differentiable
     for i, (raw, out) in enumerate(zip(raws, outputs)):
-        if out is None or not out.dtype.is_floating_point:
+        if out is None or out.array.dtype.kind != "f":
             continue
         if non_diff and any(raw is n for n in non_diff):
             continue
@@ -223,8 +216,6 @@ def _connect(ctx: Context, args: tuple, raws: tuple, outputs: tuple) -> None:
 
 
 def _saved_entry(item: Any, args: tuple, raws: tuple, outputs: tuple) -> tuple:
-    from deepgrad.tensor import Tensor
-
     for i, raw in enumerate(raws):
         if item is raw and outputs[i].requires_grad:
             out = outputs[i]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 from deepgrad.backend import xp
+from deepgrad.tensor import Tensor
 
 
 class GradcheckError(RuntimeError):
@@ -22,8 +23,6 @@ def _as_tuple(x: Any) -> tuple:
 
 
 def _differentiable(outputs: tuple) -> list:
-    from deepgrad.tensor import Tensor
-
     return [o for o in outputs if isinstance(o, Tensor) and o.array.dtype.kind == "f"]
 
 
@@ -58,8 +57,6 @@ def _evaluate(func: Callable, inputs: tuple) -> list:
 
 def _analytical_jacobians(func: Callable, inputs: tuple, wrt: list) -> list:
     from deepgrad.autograd import grad
-    from deepgrad.tensor import Tensor
-
     all_outputs = _differentiable(_as_tuple(func(*inputs)))
     n_out = sum(o.array.size for o in all_outputs)
     jacobians = [xp.zeros((t.array.size, n_out), dtype=xp.float64) for t in wrt]
@@ -89,8 +86,6 @@ def gradcheck(
     raise_exception: bool = True,
 ) -> bool:
     """True when backward agrees with finite differences for every input that requires grad."""
-    from deepgrad.tensor import Tensor
-
     inputs = _as_tuple(inputs)
     wrt = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad]
     for t in wrt:
@@ -126,8 +121,6 @@ def gradgradcheck(
 ) -> bool:
     """gradcheck of the gradient itself: checks backward of backward (``create_graph=True``)."""
     from deepgrad.autograd import grad
-    from deepgrad.tensor import Tensor
-
     inputs = _as_tuple(inputs)
     wrt_positions = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
     if grad_outputs is None:
