@@ -1,0 +1,3 @@
+"""Keras-style helpers for deepgrad (``deepgrad.keras.datasets.mnist.load_data()`` ...)."""
+
+from . import datasets
