@@ -39,14 +39,16 @@ def _float(dtype: Any) -> Any:
     return (dtypes.get_default_dtype() if dtype is None else dtypes.to_dtype(dtype)).np
 
 
-def _infer_array(data: Any) -> Any:
-    """A backend array for Python data, with PyTorch's dtype inference."""
+def _infer_array(data: Any, dtype: Any = None) -> Any:
+    """A backend array for Python data, with PyTorch's dtype inference (or ``dtype``)."""
     if isinstance(data, Tensor):
         return data.array
     if isinstance(data, (ndarray, numpy.ndarray, numpy.generic)):
         return xp.asarray(data)
     if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in _flatten(data)):
         data = [_to_nested(d) for d in data]
+    if dtype is not None:  # convert straight to the requested dtype: no float32 detour
+        return xp.asarray(numpy.asarray(data, dtype=dtypes.to_dtype(dtype).np))
     array = numpy.asarray(data)
     if array.dtype.kind == "f":
         array = array.astype(dtypes.get_default_dtype().np)
@@ -78,7 +80,7 @@ def _to_nested(d: Any) -> Any:
 
 def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A new tensor holding a copy of ``data`` (lists, scalars, arrays or tensors)."""
-    array = _infer_array(data)
+    array = _infer_array(data, dtype)
     array = array.astype(dtypes.to_dtype(dtype).np if dtype is not None else array.dtype, copy=True)
     return _finish(array, None, requires_grad)
 

@@ -22,10 +22,11 @@ BOOL, INT, FLOAT = 0, 1, 2
 class dtype:
     """A tensor element type, e.g. ``deepgrad.float32``."""
 
-    __slots__ = ("name", "np", "category", "itemsize")
+    __slots__ = ("name", "np", "category", "itemsize", "_attribute")
 
-    def __init__(self, name: str, category: int) -> None:
+    def __init__(self, name: str, category: int, attribute: str | None = None) -> None:
         self.name = name
+        self._attribute = attribute or name  # its name in this module (bool is bool_)
         self.np = xp.dtype(name)
         self.category = category
         self.itemsize = self.np.itemsize
@@ -38,7 +39,7 @@ class dtype:
         return f"deepgrad.{self.name}"
 
     def __reduce__(self) -> str:
-        return self.name  # pickles as the module-level singleton
+        return self._attribute  # pickles as the module-level singleton
 
 
 float16 = dtype("float16", FLOAT)
@@ -49,7 +50,7 @@ int8 = dtype("int8", INT)
 int16 = dtype("int16", INT)
 int32 = dtype("int32", INT)
 int64 = dtype("int64", INT)
-bool_ = dtype("bool", BOOL)
+bool_ = dtype("bool", BOOL, "bool_")
 
 half, float, double = float16, float32, float64  # noqa: A001 - PyTorch's aliases
 short, int, long = int16, int32, int64  # noqa: A001

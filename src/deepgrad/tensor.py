@@ -237,6 +237,17 @@ class Tensor:
             self.requires_grad = False
         return self
 
+    def _snapshot(self) -> Tensor:
+        """This tensor's current value and place in the graph, in storage of its own.
+
+        An in-place op computes its result from the snapshot, so what its backward
+        saves is the value before the change (PyTorch saves a clone of the original
+        self for the same reason)."""
+        copy = Tensor(self.array.copy(), self.requires_grad)
+        copy.grad_fn = self.grad_fn
+        copy._output_index = self._output_index
+        return copy
+
     def _bump_version(self) -> Tensor:
         self._version[0] += 1
         return self
@@ -266,20 +277,17 @@ def check_inplace_dtype(op: str, result: Any, target: Any) -> None:
 
 
 def _format_array(a: Any) -> str:
+    """PyTorch's layout: 4 decimals, '1.' for whole floats, scientific for wide ranges."""
     import numpy as np
 
-    formatter = None
+    options: dict[str, Any] = {"precision": 4, "floatmode": "fixed"}
     if a.dtype.kind == "f":
         finite = np.abs(a[np.isfinite(a)]).astype(np.float64)
         if finite.size and np.all(finite == np.round(finite)) and finite.max() < 1e8:
-            formatter = {"float_kind": lambda v: f"{v:.0f}."}
-        elif finite.size and (finite.max() >= 1e8 or finite[finite > 0].min(initial=1) < 1e-4):
-            formatter = {"float_kind": lambda v: f"{v:.4e}"}
-        else:
-            formatter = {"float_kind": lambda v: f"{v:.4f}"}
-    return np.array2string(
-        a, separator=", ", prefix="tensor(", formatter=formatter, threshold=1000, edgeitems=3
-    )
+            options["floatmode"] = "maxprec"  # whole numbers print as '1.'
+    text = np.array2string(a, separator=", ", prefix="tensor(", threshold=1000, edgeitems=3,
+                           **options)
+    return text.replace(", ...,", ",  ...,")
 
 
 def is_tensor(obj: Any) -> bool:

@@ -75,9 +75,10 @@ class Context:
         result = []
         for position, (kind, value, version_box, version) in enumerate(self._saved):
             if version_box is not None and version_box[0] != version:
+                shape = value[1].shape if kind == _OUTPUT else value.shape
                 raise RuntimeError(
                     f"{self.name()}: one of the tensors it saved for backward (saved tensor "
-                    f"{position}, shape {tuple(value.shape)}) was modified by an in-place "
+                    f"{position}, shape {tuple(shape)}) was modified by an in-place "
                     f"operation: it is at version {version_box[0]}, expected version {version}. "
                     "Use the out-of-place op (e.g. x = x + 1 instead of x.add_(1)) or clone() "
                     "the tensor before changing it."
@@ -148,15 +149,23 @@ class Function:
                 if isinstance(a, Tensor) and a.requires_grad:
                     record = True
                     break
-        if record:
-            # A custom forward written with tensor ops must not record a graph itself.
-            previous = set_grad_enabled(False)
-            try:
+        try:
+            if record:
+                # A custom forward written with tensor ops must not record a graph itself.
+                previous = set_grad_enabled(False)
+                try:
+                    raw = cls.forward(ctx, *args, **kwargs)
+                finally:
+                    set_grad_enabled(previous)
+            else:
                 raw = cls.forward(ctx, *args, **kwargs)
-            finally:
-                set_grad_enabled(previous)
-        else:
-            raw = cls.forward(ctx, *args, **kwargs)
+        except ValueError as error:
+            if "broadcast" not in str(error):
+                raise
+            raise RuntimeError(
+                f"{cls.__name__.lower()}: {error}. Shapes broadcast when, counting from the "
+                "last dimension, each pair of sizes is equal or one of them is 1."
+            ) from None
 
         single = not isinstance(raw, tuple)
         raws = (raw,) if single else raw

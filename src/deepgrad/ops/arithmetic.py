@@ -229,7 +229,9 @@ def inplace(name: str, out_of_place: Callable, ufunc: Callable | None = None) ->
         recording = is_grad_enabled() and (
             self.requires_grad or any(isinstance(a, Tensor) and a.requires_grad for a in args)
         )
-        if recording or ufunc is None or kwargs:
+        if recording:
+            return self._replace_inplace(out_of_place(self._snapshot(), *args, **kwargs), name)
+        if ufunc is None or kwargs:
             return self._replace_inplace(out_of_place(self, *args, **kwargs), name)
         other = as_operand(args[0])
         check_inplace_dtype(name, xp.result_type(self.array, value_of(other)), self.array.dtype)
