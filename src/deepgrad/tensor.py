@@ -88,6 +88,10 @@ class Tensor:
             raise TypeError("iteration over a 0-d tensor")
         return (self[i] for i in range(self.array.shape[0]))
 
+    # NumPy must hand mixed expressions (array @ tensor, array + tensor) to our
+    # reflected operators instead of computing a plain array itself.
+    __array_ufunc__ = None
+
     __hash__ = object.__hash__  # ops define == elementwise, so identity hashing is kept here
 
     def __bool__(self) -> bool:

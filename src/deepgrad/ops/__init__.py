@@ -9,7 +9,7 @@ from __future__ import annotations
 from importlib import import_module
 
 MODULES = (
-    "arithmetic", "conversion", "unary", "select", "compare", "softmax", "reduction",
+    "arithmetic", "conversion", "unary", "select", "compare", "softmax", "reduction", "extrema",
     "shape", "join", "indexing", "sort", "matmul",
 )
 
