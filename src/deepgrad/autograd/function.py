@@ -31,6 +31,8 @@ from deepgrad.autograd.grad_mode import _state, is_grad_enabled, set_grad_enable
 from deepgrad.backend import ndarray, xp
 from deepgrad.tensor import Tensor
 
+_NO_GRAD_NEEDED = [(False,) * n for n in range(64)]
+
 # What a saved entry is: an input tensor, one of the op's outputs, or a constant.
 _INPUT, _OUTPUT, _CONSTANT = 0, 1, 2
 
@@ -149,6 +151,10 @@ class Function:
                 if isinstance(a, Tensor) and a.requires_grad:
                     record = True
                     break
+        if record:  # known in forward too, so it can save only what backward will use
+            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        else:
+            ctx.needs_input_grad = _NO_GRAD_NEEDED[len(args)]
         try:
             if record:
                 # A custom forward written with tensor ops must not record a graph itself.
@@ -194,8 +200,7 @@ def _wrap_output(raw: Any, args: tuple) -> Any:
 
 def _connect(ctx: Context, args: tuple, raws: tuple, outputs: tuple) -> None:
     """Record ctx as the node that made ``outputs``, with edges to its inputs."""
-    needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-    ctx.needs_input_grad = needs
+    needs = ctx.needs_input_grad
     edges = []
     for a, need in zip(args, needs):
         if not need:

@@ -65,15 +65,19 @@ class Sub(Function):
 class Mul(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        need_a, need_b = ctx.needs_input_grad
+        # Each gradient needs only the other operand: saving no more keeps x[:, 1] *= 3
+        # style in-place updates legal, as in PyTorch.
+        ctx.save_for_backward(a if need_b else None, b if need_a else None)
+        ctx.shapes = (shape_of(a), shape_of(b))
         return value_of(a) * value_of(b)
 
     @staticmethod
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
-        return (_reduce_grad(grad * b, need_a, shape_of(a)) if need_a else None,
-                _reduce_grad(grad * a, need_b, shape_of(b)) if need_b else None)
+        return (_reduce_grad(grad * b, need_a, ctx.shapes[0]) if need_a else None,
+                _reduce_grad(grad * a, need_b, ctx.shapes[1]) if need_b else None)
 
 
 class Div(Function):
