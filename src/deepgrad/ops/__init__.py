@@ -10,7 +10,7 @@ from importlib import import_module
 
 MODULES = (
     "arithmetic", "conversion", "unary", "select", "compare", "softmax", "reduction", "extrema",
-    "shape", "join", "indexing", "sort", "matmul",
+    "shape", "join", "indexing", "scatter", "sort", "matmul",
 )
 
 __all__: list[str] = []
