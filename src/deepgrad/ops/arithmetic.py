@@ -238,7 +238,10 @@ def inplace(name: str, out_of_place: Callable, ufunc: Callable | None = None) ->
         if ufunc is None or kwargs:
             return self._replace_inplace(out_of_place(self, *args, **kwargs), name)
         other = as_operand(args[0])
-        check_inplace_dtype(name, xp.result_type(self.array, value_of(other)), self.array.dtype)
+        result = dtypes.result_type(self, other)
+        if name == "div_" and not result.is_floating_point:
+            result = dtypes.get_default_dtype()
+        check_inplace_dtype(name, result.np, self.array.dtype)
         ufunc(self.array, value_of(other), out=self.array, casting="same_kind")
         return self._bump_version()
 
