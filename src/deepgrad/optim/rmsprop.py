@@ -1,0 +1,111 @@
+"""RMSprop (Hinton's lecture 6e): steps divided by a running RMS of the gradient."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from deepgrad.backend import xp
+from deepgrad.optim.optimizer import Optimizer, bump_version, lerp_, step_tensor, zeros_state
+
+__all__ = ["RMSprop"]
+
+
+class RMSprop(Optimizer):
+    r"""RMSprop, PyTorch's rule and defaults.
+
+    .. math::
+        v_t &\leftarrow \alpha v_{t-1} + (1 - \alpha) g_t^2 \\
+        \bar g_t &\leftarrow \alpha \bar g_{t-1} + (1 - \alpha) g_t \quad (\text{centered}) \\
+        d_t &\leftarrow \sqrt{v_t - \bar g_t^2} + \epsilon \quad
+            (\sqrt{v_t} + \epsilon \text{ when not centered}) \\
+        b_t &\leftarrow \mu b_{t-1} + g_t / d_t, \quad \theta_t \leftarrow \theta_{t-1} - \gamma b_t
+            \quad (\text{with momentum } \mu > 0) \\
+        \theta_t &\leftarrow \theta_{t-1} - \gamma g_t / d_t \quad (\text{without})
+
+    Args:
+        params: tensors or param-group dicts to optimize.
+        lr: learning rate (default 1e-2).
+        alpha: smoothing constant (default 0.99).
+        eps: added to the denominator (default 1e-8).
+        weight_decay: L2 penalty (default 0).
+        momentum: momentum factor, in [0, 1) (default 0).
+        centered: normalize by the estimated variance instead of the second moment.
+        maximize: maximize the objective instead of minimizing it.
+        capturable, foreach, differentiable: accepted for PyTorch compatibility; ignored.
+
+    State per parameter: ``step``, ``square_avg`` (and ``momentum_buffer``, ``grad_avg``).
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        momentum: float = 0,
+        centered: bool = False,
+        capturable: bool = False,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        differentiable: bool = False,
+    ) -> None:
+        defaults = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
+                        weight_decay=weight_decay, capturable=capturable, foreach=foreach,
+                        maximize=maximize, differentiable=differentiable)
+        super().__init__(params, defaults)
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        self._check_range(group, "lr", 0.0)
+        self._check_range(group, "eps", 0.0)
+        self._check_range(group, "momentum", 0.0, 1.0)
+        self._check_range(group, "weight_decay", 0.0)
+        self._check_range(group, "alpha", 0.0)
+
+    def _update_group(self, group: dict[str, Any]) -> None:
+        lr = float(group["lr"])
+        alpha = float(group["alpha"])
+        eps = float(group["eps"])
+        weight_decay = float(group["weight_decay"])
+        momentum = float(group["momentum"])
+        centered, maximize = group["centered"], group["maximize"]
+        for p in self._params_with_grad(group):
+            state = self.state[p]
+            if len(state) == 0:
+                state["step"] = step_tensor()
+                state["square_avg"] = zeros_state(p)
+            if momentum > 0 and "momentum_buffer" not in state:
+                state["momentum_buffer"] = zeros_state(p)
+            if centered and "grad_avg" not in state:
+                state["grad_avg"] = zeros_state(p)
+            s0, s1 = self._scratch(p.array, 2)
+            state["step"].array += 1
+            grad = self._grad(p, s0, weight_decay, maximize)
+
+            square_avg = state["square_avg"].array
+            square_avg *= alpha
+            xp.multiply(grad, 1.0 - alpha, out=s1)
+            s1 *= grad
+            square_avg += s1
+            if centered:
+                grad_avg = state["grad_avg"].array
+                lerp_(grad_avg, grad, 1.0 - alpha, s1)
+                xp.multiply(grad_avg, grad_avg, out=s1)
+                xp.subtract(square_avg, s1, out=s1)
+                avg = xp.sqrt(s1, out=s1)
+            else:
+                avg = xp.sqrt(square_avg, out=s1)
+            avg += eps
+
+            if momentum > 0:
+                buf = state["momentum_buffer"].array
+                buf *= momentum
+                xp.divide(grad, avg, out=s1)
+                buf += s1
+                xp.multiply(buf, lr, out=s1)
+                p.array -= s1
+            else:
+                xp.multiply(grad, -lr, out=s0)
+                s0 /= avg
+                p.array += s0
+            bump_version(p)
