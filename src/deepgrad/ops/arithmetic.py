@@ -267,19 +267,24 @@ def zero_(self: Tensor) -> Tensor:
 @tensor_method()
 def fill_(self: Tensor, value: Any) -> Tensor:
     """Fill with ``value`` (a number or a 0-d tensor), in place."""
-    if is_grad_enabled() and (self.requires_grad or getattr(value, "requires_grad", False)):
-        return self._replace_inplace(self.detach() * 0 + value, "fill_")
-    self.array[...] = value_of(value)
-    return self._bump_version()
+    return _overwrite(self, as_operand(value), "fill_")
 
 
 @tensor_method()
 def copy_(self: Tensor, src: Any) -> Tensor:
     """Copy ``src`` (broadcast to this shape) into this tensor; gradients flow to ``src``."""
-    src = as_operand(src)
-    if is_grad_enabled() and (self.requires_grad or getattr(src, "requires_grad", False)):
-        return self._replace_inplace(self.detach() * 0 + src.to(self.dtype), "copy_")
-    self.array[...] = value_of(src)
+    return _overwrite(self, as_operand(src), "copy_")
+
+
+def _overwrite(self: Tensor, value: Any, op: str) -> Tensor:
+    """Replace every element. In a graph, the old value stays connected with a zero
+    gradient (``where`` with an all-false condition), as PyTorch's fill_ and copy_."""
+    if is_grad_enabled() and (self.requires_grad or getattr(value, "requires_grad", False)):
+        keep_none = Tensor(xp.zeros(self.shape, dtype=bool))
+        if isinstance(value, Tensor):
+            value = value.to(self.dtype)
+        return self._replace_inplace(self._snapshot().where(keep_none, value), op)
+    self.array[...] = value_of(value)
     return self._bump_version()
 
 
@@ -303,6 +308,17 @@ declare(
     OpCase("pow", lambda a, b: a ** b, [Arg((2, 3), 0.5, 2.0), Arg((3,), -1.0, 1.0)],
            ref=lambda a, b: a ** b, label="tensor-exp"),
     OpCase("pow", lambda a: 2.0 ** a, [(4,)], ref=lambda a: 2.0 ** a, label="rpow"),
+    # In-place forms on a non-leaf (x * 1): the graph must continue through the change.
+    OpCase("add_", lambda a, b: (a * 1).add_(b, alpha=2), [(3, 4), (4,)], ref=lambda a, b: a + 2 * b),
+    OpCase("sub_", lambda a, b: (a * 1).sub_(b), [(3, 4), (3, 1)], ref=lambda a, b: a - b),
+    OpCase("mul_", lambda a, b: (a * 1).mul_(b), [(3, 4), (4,)], ref=lambda a, b: a * b),
+    OpCase("div_", lambda a, b: (a * 1).div_(b), [(3, 4), Arg((4,), 0.5, 2.0)],
+           ref=lambda a, b: a / b),
+    OpCase("zero_", lambda a, b: (a * b).zero_() + b, [(3, 4), (3, 4)], ref=lambda a, b: b),
+    OpCase("fill_", lambda a: (a * 1).fill_(2.5), [(3,)], ref=lambda a: a * 0 + 2.5,
+           gradgrad=False),
+    OpCase("copy_", lambda a, b: (a * 1).copy_(b), [(2, 3), (3,)],
+           ref=lambda a, b: a * 0 + b),
     OpCase("floor_divide", lambda a, b: a // b, [(3, 4), Arg((4,), 0.5, 2.0)],
            ref=lambda a, b: a // b, grad=False),
     OpCase("remainder", lambda a, b: a % b, [(3, 4), Arg((4,), 0.5, 2.0)],
