@@ -138,7 +138,7 @@ def _add_to_buffer(buffers, node, index, g) -> None:
 
 
 def _add_to_leaf(leaf_grads, t, g) -> None:
-    if g.dtype is not t.dtype:
+    if g.array.dtype != t.array.dtype:
         g = g.to(t.dtype)
     entry = leaf_grads.get(id(t))
     if entry is None:

@@ -145,16 +145,12 @@ class Function:
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
         ctx = Context(cls)
-        record = False
+        # Known before forward, so forward can save only what backward will use.
+        needs = _NO_GRAD_NEEDED[len(args)]
         if _state.enabled:
-            for a in args:
-                if isinstance(a, Tensor) and a.requires_grad:
-                    record = True
-                    break
-        if record:  # known in forward too, so it can save only what backward will use
-            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-        else:
-            ctx.needs_input_grad = _NO_GRAD_NEEDED[len(args)]
+            needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        record = True in needs
+        ctx.needs_input_grad = needs
         try:
             if record:
                 # A custom forward written with tensor ops must not record a graph itself.
@@ -173,21 +169,25 @@ class Function:
                 "last dimension, each pair of sizes is equal or one of them is 1."
             ) from None
 
-        single = not isinstance(raw, tuple)
-        raws = (raw,) if single else raw
-        outputs = tuple(_wrap_output(r, args) for r in raws)
+        if type(raw) is not tuple:
+            out = _wrap_output(raw, args)
+            if record:
+                _connect(ctx, args, (raw,), (out,))
+            return out
+        outputs = tuple(_wrap_output(r, args) for r in raw)
         if record:
-            _connect(ctx, args, raws, outputs)
-        return outputs[0] if single else outputs
+            _connect(ctx, args, raw, outputs)
+        return outputs
 
 
 def _wrap_output(raw: Any, args: tuple) -> Any:
     """A new tensor for what forward returned; views share their base's version counter."""
-    if raw is None:
+    if type(raw) is ndarray:
+        array = raw
+    elif raw is None:
         return None
-    array = raw.array if isinstance(raw, Tensor) else raw
-    if type(array) is not ndarray:
-        array = xp.asarray(array)
+    else:
+        array = raw.array if isinstance(raw, Tensor) else xp.asarray(raw)
     out = Tensor(array)
     base = array.base
     if base is not None:

@@ -20,11 +20,18 @@ from deepgrad.tensor import Tensor, check_inplace_dtype, value_of
 
 def promote(a: Any, b: Any, *, to_float: bool = False) -> tuple[Any, Any]:
     """Both operands in the dtype PyTorch gives their result (tensors cast, scalars kept)."""
+    # The common cases first: same-dtype tensors, or a float tensor and a Python number.
+    if isinstance(a, Tensor):
+        kind = a.array.dtype.kind
+        if isinstance(b, Tensor):
+            if a.array.dtype == b.array.dtype and (kind == "f" or not to_float):
+                return a, b
+        elif kind == "f" and type(b) in (int, float):
+            return a, b
+    elif isinstance(b, Tensor) and b.array.dtype.kind == "f" and type(a) in (int, float):
+        return a, b
     a, b = as_operand(a), as_operand(b)
-    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.array.dtype == b.array.dtype:
-        target = a.dtype
-    else:
-        target = dtypes.result_type(a, b)
+    target = dtypes.result_type(a, b)
     if to_float and not target.is_floating_point:
         target = dtypes.get_default_dtype()
     if isinstance(a, Tensor) and a.array.dtype != target.np:
