@@ -163,22 +163,13 @@ REPRS = [
     (lambda: dg.arange(2000), "tensor([   0,    1,    2,  ..., 1997, 1998, 1999])"),
     (lambda: dg.tensor([[1.123456, 22.5], [3.0, 4.0]]),
      "tensor([[ 1.1235, 22.5000],\n        [ 3.0000,  4.0000]])"),
-]
-REPRS_NOT_YET = [
     (lambda: dg.tensor([float("nan"), float("inf"), 1.0]), "tensor([nan, inf, 1.])"),
+    (lambda: dg.tensor([1.0, 2.0, -10.0]), "tensor([  1.,   2., -10.])"),
 ]
 
 
 @pytest.mark.parametrize("make, expected", REPRS, ids=[e for _, e in REPRS])
 def test_repr_like_pytorch(make, expected):
-    assert repr(make()) == expected
-
-
-@pytest.mark.xfail(strict=True, reason="core (tensor.py _format_array): when the finite values are "
-                   "integral PyTorch leaves nan/inf out of the common width, giving "
-                   "'tensor([nan, inf, 1.])'; deepgrad pads '1.' to ' 1.'")
-@pytest.mark.parametrize("make, expected", REPRS_NOT_YET, ids=[e for _, e in REPRS_NOT_YET])
-def test_repr_alignment_like_pytorch(make, expected):
     assert repr(make()) == expected
 
 

@@ -286,9 +286,13 @@ def _format_array(a: Any) -> str:
 
     options: dict[str, Any] = {"precision": 4, "floatmode": "fixed"}
     if a.dtype.kind == "f":
-        finite = np.abs(a[np.isfinite(a)]).astype(np.float64)
-        if finite.size and np.all(finite == np.round(finite)) and finite.max() < 1e8:
-            options["floatmode"] = "maxprec"  # whole numbers print as '1.'
+        finite = a[np.isfinite(a)].astype(np.float64)
+        if finite.size and np.all(finite == np.round(finite)) and np.abs(finite).max() < 1e8:
+            # Whole numbers print as '1.', padded to the widest finite one (not to 'nan').
+            width = max(len(f"{v:.0f}.") for v in (finite.min(), finite.max()))
+            options["formatter"] = {
+                "float_kind": lambda v: f"{v:.0f}.".rjust(width) if np.isfinite(v) else str(v)
+            }
     text = np.array2string(a, separator=", ", prefix="tensor(", threshold=1000, edgeitems=3,
                            **options)
     return text.replace(", ...,", ",  ...,")
