@@ -88,7 +88,8 @@ def test_conv_modules_match_torch(name, args, kwargs, shape):
 def test_conv_transpose_output_size_matches_torch():
     import torch
 
-    ours, theirs = nn.ConvTranspose2d(2, 3, 3, stride=2), torch.nn.ConvTranspose2d(2, 3, 3, stride=2)
+    ours = nn.ConvTranspose2d(2, 3, 3, stride=2)
+    theirs = torch.nn.ConvTranspose2d(2, 3, 3, stride=2)
     out = compare_with_torch(ours, theirs, (1, 2, 4, 4), forward_kwargs={"output_size": (10, 9)})
     assert out.shape == (1, 3, 10, 9)
 
@@ -166,7 +167,8 @@ def test_wrong_channels_names_the_layer_and_its_path():
     with pytest.raises(RuntimeError) as error:
         Net()(dg.zeros(8, 1, 28, 28))
     message = str(error.value)
-    assert message.startswith("Conv2d 'features.0' (in_channels=3) got input of shape (8, 1, 28, 28)")
+    assert message.startswith(
+        "Conv2d 'features.0' (in_channels=3) got input of shape (8, 1, 28, 28)")
     assert "expected 3 channels in dimension 1" in message and "in_channels=1" in message
 
 
@@ -176,7 +178,8 @@ def test_wrong_rank_and_too_small_inputs():
         nn.Conv2d(1, 2, 3)(dg.zeros(28, 28))
     with pytest.raises(RuntimeError, match=r"Conv1d .*got input of shape \(1, 2, 2\).*too small"):
         nn.Conv1d(2, 2, 3)(dg.zeros(1, 2, 2))
-    with pytest.raises(RuntimeError, match="dtype deepgrad.float64 but its weights are deepgrad.float32"):
+    with pytest.raises(RuntimeError,
+                       match="dtype deepgrad.float64 but its weights are deepgrad.float32"):
         nn.Conv2d(1, 2, 3)(dg.zeros(1, 1, 5, 5, dtype=dg.float64))
     with pytest.raises(ValueError, match=r"conv2d: expected input with 4 channels"):
         F.conv2d(dg.zeros(1, 3, 5, 5), dg.zeros(2, 2, 3, 3), groups=2)
@@ -184,7 +187,8 @@ def test_wrong_rank_and_too_small_inputs():
 
 @pytest.mark.parametrize("kwargs,match", [
     (dict(in_channels=-1, out_channels=2, kernel_size=3), "in_channels must be at least 1"),
-    (dict(in_channels=4, out_channels=6, kernel_size=3, groups=4), "out_channels=6 must be divisible"),
+    (dict(in_channels=4, out_channels=6, kernel_size=3, groups=4),
+     "out_channels=6 must be divisible"),
     (dict(in_channels=2, out_channels=2, kernel_size=0), "kernel_size must be at least 1"),
     (dict(in_channels=2, out_channels=2, kernel_size=3, padding=-1), "padding must be at least 0"),
     (dict(in_channels=2, out_channels=2, kernel_size=3, padding="full"), "padding must be"),
@@ -200,3 +204,33 @@ def test_invalid_constructor_arguments_fail_at_construction(kwargs, match):
 def test_conv_transpose_rejects_large_output_padding():
     with pytest.raises(ValueError, match="output_padding"):
         nn.ConvTranspose2d(2, 2, 3, stride=2, output_padding=2)
+
+
+def test_blocked_matrix_products_keep_gradients_exact(monkeypatch):
+    """The products are cut into blocks of output rows for large inputs; force tiny blocks
+    so that gradcheck and gradgradcheck run through that path."""
+    from deepgrad.autograd import gradcheck, gradgradcheck
+    from deepgrad.nn.functional import _im2col
+
+    monkeypatch.setattr(_im2col, "_BLOCK_COLUMNS", 8)
+    rng = np.random.default_rng(3)
+    x, w, b = (dg.tensor(rng.standard_normal(s), requires_grad=True)
+               for s in ((2, 2, 5, 4), (3, 2, 3, 3), (3,)))
+    assert _im2col.row_blocks(_im2col.Geometry((5, 4), (3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1),
+                                               (5, 4)), 2, 1) == 5
+    assert gradcheck(lambda x, w, b: F.conv2d(x, w, b, padding=1), (x, w, b))
+    assert gradgradcheck(lambda x, w, b: F.conv2d(x, w, b, padding=1), (x, w, b))
+    g = dg.tensor(rng.standard_normal((2, 3, 3, 2)), requires_grad=True)
+    wt = dg.tensor(rng.standard_normal((3, 2, 2, 2)), requires_grad=True)
+    assert gradgradcheck(lambda g, w: F.conv_transpose2d(g, w, stride=2, padding=1), (g, wt))
+
+
+@requires_torch
+def test_large_inputs_match_torch():
+    """Big enough for blocked products, with padding, stride, and a transposed convolution."""
+    import torch
+
+    compare_with_torch(nn.Conv2d(3, 4, 3, padding=1), torch.nn.Conv2d(3, 4, 3, padding=1),
+                       (8, 3, 20, 20), atol=1e-9)
+    compare_with_torch(nn.ConvTranspose2d(3, 2, 3, stride=2), torch.nn.ConvTranspose2d(3, 2, 3, 2),
+                       (8, 3, 18, 17), atol=1e-9)

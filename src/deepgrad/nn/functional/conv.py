@@ -22,7 +22,7 @@ from deepgrad.autograd.function import Function
 from deepgrad.autograd.grad_mode import is_grad_enabled
 from deepgrad.backend import xp
 from deepgrad.nn.functional import _im2col as K
-from deepgrad.ops._registry import Arg, OpCase, declare
+from deepgrad.ops._registry import OpCase, declare
 from deepgrad.tensor import Tensor
 
 # Keep the forward's column matrix for backward when it is at most this many bytes.
@@ -41,30 +41,36 @@ def _bias(b: Tensor | None) -> Any:
 class _Conv(Function):
     @staticmethod
     def forward(ctx, x, w, b, spec):
-        cols = K.im2col(x.array, spec.geo)
-        y = K.conv_matmul(w.array, cols, spec.groups)
-        ctx.spec = spec
-        ctx.save_for_backward(x, w, cols if cols.nbytes <= _CACHE_BYTES else None)
-        return K.to_nchw(y, x.shape[0], spec.geo.out, _bias(b))
+        n = x.shape[0]
+        blocks = K.row_blocks(spec.geo, n, spec.groups)
+        fold = b is not None and spec.groups == 1  # the bias rides in the matrix product
+        cols = K.im2col(x.array, spec.geo, ones=fold)
+        y = K.conv_forward(w.array, cols, spec.groups, blocks, _bias(b) if fold else None)
+        ctx.spec, ctx.blocks, ctx.fold = spec, blocks, fold
+        keep = w.requires_grad and cols.nbytes <= _CACHE_BYTES  # for the weight gradient
+        ctx.save_for_backward(x, w, cols if keep else None)
+        return K.to_nchw(y, n, spec.geo.out, None if fold else _bias(b))
 
     @staticmethod
     def backward(ctx, g):
         x, w, cols = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         spec = ctx.spec
-        grad_b = g.sum((0, 2, 3)) if need_b else None
         if is_grad_enabled():  # a graph of the backward pass: stay differentiable
             grad_x = _ConvTranspose.apply(g, w, None, spec) if need_x else None
             grad_w = _ConvWeight.apply(x, g, spec) if need_w else None
-            return grad_x, grad_w, grad_b, None
+            return grad_x, grad_w, g.sum((0, 2, 3)) if need_b else None, None
         gm = K.grad_matrix(g.array)
-        grad_x = grad_w = None
+        grad_x = grad_w = grad_b = None
         if need_x:
-            grad_x = Tensor(K.conv_input_grad(gm, w.array, spec.geo, spec.groups, x.shape[0]))
+            grad_x = K.conv_input_grad(gm, w.array, spec.geo, spec.groups, x.shape[0], ctx.blocks)
         if need_w:
-            cols = K.im2col(x.array, spec.geo) if cols is None else cols.array
-            grad_w = Tensor(K.conv_weight_grad(cols, gm, w.shape, spec.groups))
-        return grad_x, grad_w, grad_b, None
+            cols = K.im2col(x.array, spec.geo, ctx.fold) if cols is None else cols.array
+            grad_w, grad_b = K.conv_weight_grad(cols, gm, w.shape, spec.groups, ctx.blocks)
+        if need_b and grad_b is None:
+            grad_b = gm.sum(axis=1)
+        return (*(None if a is None else Tensor(a) for a in (grad_x, grad_w)),
+                None if not need_b else Tensor(grad_b), None)
 
 
 class _ConvTranspose(Function):
@@ -72,8 +78,10 @@ class _ConvTranspose(Function):
     def forward(ctx, g, w, b, spec):
         ctx.spec = spec
         ctx.save_for_backward(g, w)
-        gm = K.grad_matrix(g.array)
-        return K.conv_input_grad(gm, w.array, spec.geo, spec.groups, g.shape[0], _bias(b))
+        n = g.shape[0]
+        blocks = K.row_blocks(spec.geo, n, spec.groups)
+        return K.conv_input_grad(K.grad_matrix(g.array), w.array, spec.geo, spec.groups, n,
+                                 blocks, _bias(b))
 
     @staticmethod
     def backward(ctx, grad):
@@ -85,13 +93,16 @@ class _ConvTranspose(Function):
             grad_g = _Conv.apply(grad, w, None, spec) if need_g else None
             grad_w = _ConvWeight.apply(grad, g, spec) if need_w else None
             return grad_g, grad_w, grad_b, None
+        n = grad.shape[0]
+        blocks = K.row_blocks(spec.geo, n, spec.groups)
         cols = K.im2col(grad.array, spec.geo)
         grad_g = grad_w = None
         if need_g:
-            y = K.conv_matmul(w.array, cols, spec.groups)
-            grad_g = Tensor(K.to_nchw(y, grad.shape[0], spec.geo.out))
+            y = K.conv_forward(w.array, cols, spec.groups, blocks)
+            grad_g = Tensor(K.to_nchw(y, n, spec.geo.out))
         if need_w:
-            grad_w = Tensor(K.conv_weight_grad(cols, K.grad_matrix(g.array), w.shape, spec.groups))
+            dw, _ = K.conv_weight_grad(cols, K.grad_matrix(g.array), w.shape, spec.groups, blocks)
+            grad_w = Tensor(dw)
         return grad_g, grad_w, grad_b, None
 
 
@@ -101,8 +112,10 @@ class _ConvWeight(Function):
         ctx.spec = spec
         ctx.save_for_backward(x, g)
         w_shape = (g.shape[1], x.shape[1] // spec.groups, *spec.geo.kernel)
-        return K.conv_weight_grad(K.im2col(x.array, spec.geo), K.grad_matrix(g.array), w_shape,
-                                  spec.groups)
+        blocks = K.row_blocks(spec.geo, x.shape[0], spec.groups)
+        dw, _ = K.conv_weight_grad(K.im2col(x.array, spec.geo), K.grad_matrix(g.array), w_shape,
+                                   spec.groups, blocks)
+        return dw
 
     @staticmethod
     def backward(ctx, grad_w):
@@ -130,7 +143,8 @@ def _check_tensors(op: str, input: Tensor, weight: Tensor, bias: Tensor | None, 
             f"got input of shape {tuple(input.shape)}"
         )
     if not input.is_floating_point():
-        raise TypeError(f"{op}: expected a floating point input, got {input.dtype}; use input.float()")
+        raise TypeError(f"{op}: expected a floating point input, got {input.dtype}; "
+                        "use input.float()")
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and t.dtype != input.dtype:
             raise TypeError(
@@ -144,14 +158,14 @@ def _check_channels(op: str, input: Tensor, weight: Tensor, bias: Tensor | None,
     if groups < 1:
         raise ValueError(f"{op}: groups must be a positive integer, got {groups}")
     if weight.shape[0] % groups:
-        raise ValueError(f"{op}: weight of shape {tuple(weight.shape)}: dimension 0 must be divisible "
-                         f"by groups={groups}")
+        raise ValueError(f"{op}: weight of shape {tuple(weight.shape)}: dimension 0 must be "
+                         f"divisible by groups={groups}")
     channels = input.shape[-weight.ndim + 1]
     if channels != in_channels:
         raise ValueError(
             f"{op}: expected input with {in_channels} channels in dimension "
-            f"{input.ndim - weight.ndim + 1} (weight of shape {tuple(weight.shape)}, groups={groups}), "
-            f"got input of shape {tuple(input.shape)} with {channels} channels"
+            f"{input.ndim - weight.ndim + 1} (weight of shape {tuple(weight.shape)}, "
+            f"groups={groups}), got input of shape {tuple(input.shape)} with {channels} channels"
         )
     if bias is not None and tuple(bias.shape) != (out_channels,):
         raise ValueError(f"{op}: bias must have shape ({out_channels},), got {tuple(bias.shape)}")
@@ -194,7 +208,8 @@ def _conv_padding(op: str, padding: Any, dims: int, kernel: tuple, dilation: tup
                                  f"(stride={stride[-dims:]}); give the padding as numbers")
             total = [d * (k - 1) for d, k in zip(dilation, kernel)]
             return tuple((t // 2, t - t // 2) for t in total)
-        raise ValueError(f"{op}: padding must be an int, a tuple, 'same' or 'valid', got {padding!r}")
+        raise ValueError(f"{op}: padding must be an int, a tuple, 'same' or 'valid', "
+                         f"got {padding!r}")
     p = _spatial(op, padding, dims, "padding", 0)
     return tuple((v, v) for v in p)
 
@@ -216,9 +231,8 @@ def _conv(op: str, dims: int, input: Tensor, weight: Tensor, bias: Tensor | None
         padded = tuple(n + p0 + p1 for n, (p0, p1) in zip(size, pads))
         reach = tuple(d * (k - 1) + 1 for d, k in zip(dilation, kernel))
         raise ValueError(
-            f"{op}: input of shape {tuple(input.shape)} is too small: its padded size "
-            f"{padded[-dims:]} is smaller than the (dilated) kernel {reach[-dims:]}; pad the input "
-            "or use a smaller kernel"
+            f"{op}: the input is too small: its padded spatial size {padded[-dims:]} is smaller "
+            f"than the (dilated) kernel {reach[-dims:]}; pad the input or use a smaller kernel"
         )
     spec = _Spec(K.Geometry(size, kernel, stride, pads, dilation, out), groups)
     return _from_4d(_Conv.apply(x, w, bias, spec), dims, unbatched)
@@ -318,14 +332,16 @@ def _torch_f() -> Any:
     return F
 
 
-def _ref_conv2d(x: Any, w: Any, b: Any = None, stride: int = 1, padding: int = 0,
+def _ref_conv2d(x: Any, w: Any, b: Any = None, stride: Any = 1, padding: Any = 0,
                 dilation: int = 1, groups: int = 1) -> Any:
-    """A direct NumPy-style reference (sliding windows and einsum), square parameters only."""
+    """A direct NumPy-style reference (sliding windows and einsum)."""
     kh, kw = w.shape[2:]
-    x = xp.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    sh, sw = K.tuple_arg(stride, 2, "stride", "ref")
+    ph, pw = K.tuple_arg(padding, 2, "padding", "ref")
+    x = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
     win = xp.lib.stride_tricks.sliding_window_view(
         x, (dilation * (kh - 1) + 1, dilation * (kw - 1) + 1), axis=(2, 3))
-    win = win[:, :, ::stride, ::stride, ::dilation, ::dilation]  # (N, C, Ho, Wo, kh, kw)
+    win = win[:, :, ::sh, ::sw, ::dilation, ::dilation]  # (N, C, Ho, Wo, kh, kw)
     n, c, ho, wo = win.shape[:4]
     win = win.reshape(n, groups, c // groups, ho, wo, kh, kw)
     wg = w.reshape(groups, w.shape[0] // groups, *w.shape[1:])
@@ -350,11 +366,14 @@ declare(
     OpCase("conv2d", lambda x, w: conv2d(x, w, padding="same", stride=(1, 1)),
            [(1, 2, 4, 5), (2, 2, 2, 3)],
            torch_fn=lambda x, w: _torch_f().conv2d(x, w, padding="same"), label="same,even-kernel"),
-    OpCase("conv2d", lambda x, w: conv2d(x, w, stride=(1, 2), padding=(0, 1)), [(3, 4, 5), (2, 3, 2, 2)],
+    OpCase("conv2d", lambda x, w: conv2d(x, w, stride=(1, 2), padding=(0, 1)),
+           [(3, 4, 5), (2, 3, 2, 2)],
            torch_fn=lambda x, w: _torch_f().conv2d(x, w, stride=(1, 2), padding=(0, 1)),
            label="unbatched,tuples"),
     OpCase("conv1d", lambda x, w, b: conv1d(x, w, b, stride=2, padding=1),
            [(2, 3, 7), (4, 3, 3), (4,)],
+           ref=lambda x, w, b: _ref_conv2d(x[:, :, None], w[:, :, None], b, stride=(1, 2),
+                                           padding=(0, 1))[:, :, 0],
            torch_fn=lambda x, w, b: _torch_f().conv1d(x, w, b, stride=2, padding=1)),
     OpCase("conv1d", lambda x, w: conv1d(x, w, dilation=2, groups=2, padding="same"),
            [(2, 4, 6), (2, 2, 3)],

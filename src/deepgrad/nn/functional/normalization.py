@@ -108,7 +108,8 @@ class _Normalize(Function):
 
 def _backward_per_group(x: Any, g: Any, w: Any, mean: Any, invstd: Any, spec: _NormSpec,
                         need_x: bool, need_w: bool, need_b: bool) -> tuple:
-    """Batch/instance norm: two per-group sums, then dx = k1*g + c2*x + c1 (k1, c1, c2 per group)."""
+    """Batch/instance norm: two per-group sums, then dx = k1*g + c2*x + c1 with k1, c1, c2
+    constant over each group."""
     nd = x.ndim
     m = x.dtype.type(_count(x.shape, spec.axes))
     sum_g = _reduce((g,), spec.axes, nd)
@@ -180,7 +181,8 @@ def _check(op: str, input: Tensor, params: Sequence[tuple[str, Any]], size: int 
     if not isinstance(input, Tensor):
         raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
     if not input.is_floating_point():
-        raise TypeError(f"{op}: expected a floating point input, got {input.dtype}; use input.float()")
+        raise TypeError(f"{op}: expected a floating point input, got {input.dtype}; "
+                        "use input.float()")
     shape = (size,) if isinstance(size, int) else tuple(size)
     for name, p in params:
         if p is None:
@@ -264,7 +266,8 @@ def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = Non
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     if not isinstance(input, Tensor):
         raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
-    if not shape or tuple(input.shape[input.ndim - len(shape):]) != shape or input.ndim < len(shape):
+    trailing = tuple(input.shape[input.ndim - len(shape):]) if input.ndim >= len(shape) else None
+    if not shape or trailing != shape:
         raise ValueError(f"{op}: input of shape {tuple(input.shape)} does not end with "
                          f"normalized_shape {shape}")
     _check(op, input, [("weight", weight), ("bias", bias)], shape)
@@ -367,21 +370,41 @@ def _const(like: Any, values: Any) -> Any:
     return torch.tensor(values, dtype=like.dtype)
 
 
+def _ref_norm(x: Any, axes: tuple, eps: float = 1e-5) -> Any:
+    return (x - x.mean(axes, keepdims=True)) / xp.sqrt(x.var(axes, keepdims=True) + eps)
+
+
 def _ref_layer_norm(x: Any, w: Any, b: Any) -> Any:
-    mean = x.mean(-1, keepdims=True)
-    var = x.var(-1, keepdims=True)
-    return (x - mean) / xp.sqrt(var + 1e-5) * w + b
+    return _ref_norm(x, (-1,)) * w + b
+
+
+def _channels(p: Any, ndim: int) -> Any:
+    return p.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def _ref_group_norm(x: Any, groups: int, w: Any, b: Any) -> Any:
+    y = _ref_norm(x.reshape(x.shape[0], groups, -1), (2,)).reshape(x.shape)
+    return y * _channels(w, x.ndim) + _channels(b, x.ndim)
+
+
+def _ref_lrn(x: Any, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> Any:
+    pad = [(0, 0)] * x.ndim
+    pad[1] = (size // 2, (size - 1) // 2)
+    windows = xp.lib.stride_tricks.sliding_window_view(xp.pad(x * x, pad), size, axis=1)
+    return x / (k + alpha * windows.mean(-1)) ** beta
 
 
 declare(
     OpCase("batch_norm", lambda x, w, b: batch_norm(x, None, None, w, b, training=True),
            [(4, 3, 2, 2), (3,), (3,)],
+           ref=lambda x, w, b: _ref_norm(x, (0, 2, 3)) * _channels(w, 4) + _channels(b, 4),
            torch_fn=lambda x, w, b: _torch_f().batch_norm(x, None, None, w, b, training=True)),
     OpCase("batch_norm", lambda x: batch_norm(x, None, None, training=True, eps=1e-3), [(5, 3)],
+           ref=lambda x: _ref_norm(x, (0,), 1e-3),
            torch_fn=lambda x: _torch_f().batch_norm(x, None, None, training=True, eps=1e-3),
            label="1d,no-affine"),
-    OpCase("batch_norm", lambda x, w, b: batch_norm(x, _const(x, [0.5, -1.0]), _const(x, [2.0, 0.5]),
-                                                    w, b),
+    OpCase("batch_norm",
+           lambda x, w, b: batch_norm(x, _const(x, [0.5, -1.0]), _const(x, [2.0, 0.5]), w, b),
            [(3, 2, 4), (2,), (2,)],
            torch_fn=lambda x, w, b: _torch_f().batch_norm(x, _const(x, [0.5, -1.0]),
                                                           _const(x, [2.0, 0.5]), w, b),
@@ -389,16 +412,20 @@ declare(
     OpCase("layer_norm", lambda x, w, b: layer_norm(x, (5,), w, b), [(2, 3, 5), (5,), (5,)],
            ref=_ref_layer_norm, torch_fn=lambda x, w, b: _torch_f().layer_norm(x, (5,), w, b)),
     OpCase("layer_norm", lambda x: layer_norm(x, (3, 4)), [(2, 3, 4)],
+           ref=lambda x: _ref_norm(x, (1, 2)),
            torch_fn=lambda x: _torch_f().layer_norm(x, (3, 4)), label="2d,no-affine"),
     OpCase("group_norm", lambda x, w, b: group_norm(x, 2, w, b), [(2, 4, 3), (4,), (4,)],
+           ref=lambda x, w, b: _ref_group_norm(x, 2, w, b),
            torch_fn=lambda x, w, b: _torch_f().group_norm(x, 2, w, b)),
     OpCase("instance_norm", lambda x, w, b: instance_norm(x, weight=w, bias=b),
            [(2, 3, 2, 3), (3,), (3,)],
+           ref=lambda x, w, b: _ref_norm(x, (2, 3)) * _channels(w, 4) + _channels(b, 4),
            torch_fn=lambda x, w, b: _torch_f().instance_norm(x, weight=w, bias=b)),
     OpCase("local_response_norm", lambda x: local_response_norm(x, 3, alpha=0.1, beta=0.75, k=2.0),
-           [(2, 5, 2, 2)],
+           [(2, 5, 2, 2)], ref=lambda x: _ref_lrn(x, 3, alpha=0.1, beta=0.75, k=2.0),
            torch_fn=lambda x: _torch_f().local_response_norm(x, 3, alpha=0.1, beta=0.75, k=2.0)),
     OpCase("local_response_norm", lambda x: local_response_norm(x, 2), [(1, 4, 3)],
+           ref=lambda x: _ref_lrn(x, 2),
            torch_fn=lambda x: _torch_f().local_response_norm(x, 2), label="even-size,3d"),
 )
 

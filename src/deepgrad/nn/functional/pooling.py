@@ -195,16 +195,18 @@ class _Separable(Function):
         ctx.a, ctx.b = a, b
         dtype = x.array.dtype
         y = x.array
-        if b is not None:
-            y = xp.matmul(y, b.T.astype(dtype, copy=False))
-        if a is not None:
+        if b is not None:  # one product over all rows: (..., H, W) @ (W, W_out)
+            rows = xp.ascontiguousarray(y).reshape(-1, y.shape[-1])
+            y = xp.matmul(rows, b.T.astype(dtype, copy=False)).reshape(y.shape[:-1] + (-1,))
+        if a is not None:  # a batch of (H_out, H) @ (H, W_out) products
             y = xp.matmul(a.astype(dtype, copy=False), y)
         return y
 
     @staticmethod
     def backward(ctx, grad):
         a, b = ctx.a, ctx.b
-        return _Separable.apply(grad, None if a is None else a.T, None if b is None else b.T), None, None
+        a_t, b_t = (None if m is None else m.T for m in (a, b))
+        return _Separable.apply(grad, a_t, b_t), None, None
 
 
 # --- argument handling ----------------------------------------------------------------
@@ -241,16 +243,17 @@ def _pool_geometry(op: str, x: Tensor, dims: int, kernel_size: Any, stride: Any,
         stride = _spatial(op, stride, dims, "stride", 1, 1)
     pad = _spatial(op, padding, dims, "padding", 0, 0)
     dilation = _spatial(op, dilation, dims, "dilation", 1, 1)
-    for p, k, d in zip(pad, kernel, dilation):
-        if p > (d * (k - 1) + 1) // 2:
-            raise ValueError(f"{op}: padding {pad[-dims:]} should be at most half of the (dilated) "
-                             f"kernel size {kernel[-dims:]}")
+    if any(p > k // 2 for p, k in zip(pad, kernel)):
+        raise ValueError(f"{op}: padding {pad[-dims:]} should be at most half of the kernel size "
+                         f"{kernel[-dims:]}")
     size = tuple(x.shape[2:])
     out = tuple(K.out_size(n, k, s, p, p, d, ceil_mode)
                 for n, k, s, p, d in zip(size, kernel, stride, pad, dilation))
     if min(out) < 1:
-        raise ValueError(f"{op}: input of shape {tuple(x.shape)} is smaller than the kernel "
-                         f"{kernel[-dims:]} (padding {pad[-dims:]}): the output would be empty")
+        padded = tuple(n + 2 * p for n, p in zip(size, pad))
+        raise ValueError(f"{op}: the input is too small: its padded spatial size {padded[-dims:]} "
+                         f"is smaller than the kernel {kernel[-dims:]}, so the output would be "
+                         "empty; use a smaller kernel or a larger input")
     return K.Geometry(size, kernel, stride, tuple((p, p) for p in pad), dilation, out)
 
 
@@ -359,7 +362,8 @@ def _adaptive_size(op: str, output_size: Any, dims: int, x: Tensor) -> tuple:
     else:
         sizes = tuple(output_size)
     if len(sizes) != dims:
-        raise ValueError(f"{op}: output_size must be an int or a tuple of {dims}, got {output_size!r}")
+        raise ValueError(f"{op}: output_size must be an int or a tuple of {dims}, "
+                         f"got {output_size!r}")
     spatial = tuple(x.shape[-dims:])
     sizes = tuple(n if s is None else int(s) for s, n in zip(sizes, spatial))
     if any(s < 1 for s in sizes):
@@ -460,6 +464,16 @@ def _torch_f() -> Any:
     return F
 
 
+def _ref_adaptive(x: Any, out: tuple, reduce: Any) -> Any:
+    """Adaptive pooling written out window by window (a test reference, not op code)."""
+    def bounds(n: int, o: int) -> list:
+        return [(i * n // o, -(-(i + 1) * n // o)) for i in range(o)]
+
+    rows, cols = bounds(x.shape[-2], out[0]), bounds(x.shape[-1], out[1])
+    return xp.stack([xp.stack([reduce(x[..., r0:r1, c0:c1], axis=(-2, -1)) for c0, c1 in cols],
+                              -1) for r0, r1 in rows], -2)
+
+
 def _ref_pool2d(x: Any, k: int, s: int, reduce: Any) -> Any:
     win = xp.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(2, 3))[:, :, ::s, ::s]
     return reduce(win, axis=(-2, -1))
@@ -497,16 +511,19 @@ declare(
     OpCase("avg_pool1d", lambda x: avg_pool1d(x, 3, 2, padding=1, ceil_mode=True), [(2, 3, 8)],
            torch_fn=lambda x: _torch_f().avg_pool1d(x, 3, 2, padding=1, ceil_mode=True)),
     OpCase("adaptive_avg_pool2d", lambda x: adaptive_avg_pool2d(x, (3, 2)), [(2, 2, 5, 4)],
+           ref=lambda x: _ref_adaptive(x, (3, 2), xp.mean),
            torch_fn=lambda x: _torch_f().adaptive_avg_pool2d(x, (3, 2))),
     OpCase("adaptive_avg_pool2d", lambda x: adaptive_avg_pool2d(x, 1), [(2, 3, 4, 4)],
            ref=lambda x: x.mean(axis=(2, 3), keepdims=True),
            torch_fn=lambda x: _torch_f().adaptive_avg_pool2d(x, 1), label="global"),
     OpCase("adaptive_avg_pool1d", lambda x: adaptive_avg_pool1d(x, 4), [(2, 3, 7)],
+           ref=lambda x: _ref_adaptive(x[:, :, None], (1, 4), xp.mean)[:, :, 0],
            torch_fn=lambda x: _torch_f().adaptive_avg_pool1d(x, 4)),
     OpCase("adaptive_max_pool2d", lambda x: adaptive_max_pool2d(x, (2, 3), return_indices=True),
            [(2, 2, 5, 7)],
            torch_fn=lambda x: _torch_f().adaptive_max_pool2d(x, (2, 3), return_indices=True)),
     OpCase("adaptive_max_pool2d", lambda x: adaptive_max_pool2d(x, (2, None)), [(1, 2, 4, 3)],
+           ref=lambda x: _ref_adaptive(x, (2, 3), xp.max),
            torch_fn=lambda x: _torch_f().adaptive_max_pool2d(x, (2, None)), label="divisible,None"),
 )
 

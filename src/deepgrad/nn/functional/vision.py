@@ -31,11 +31,11 @@ def _scale(n_in: int, n_out: int, scale: float | None, align_corners: bool) -> f
 
 def _nearest_index(n_in: int, n_out: int, scale: float | None, exact: bool) -> Any:
     """Source index of each output position (computed in float32, as PyTorch does)."""
-    dst = xp.arange(n_out, dtype=xp.float32)
     if not exact and n_out == n_in:
         return xp.arange(n_out)
     if not exact and n_out == 2 * n_in:
         return xp.arange(n_out) // 2
+    dst = xp.arange(n_out, dtype=xp.float32)
     step = xp.float32(1.0 / scale if scale is not None and scale > 0 else n_in / n_out)
     src = xp.floor((dst + xp.float32(0.5)) * step if exact else dst * step).astype(xp.int64)
     return xp.minimum(src, n_in - 1)
@@ -75,8 +75,8 @@ def _output_size(op: str, x: Tensor, dims: int, size: Any, scale_factor: Any) ->
         scales = ((float(scale_factor),) * dims if isinstance(scale_factor, (int, float))
                   else tuple(float(s) for s in scale_factor))
         if len(scales) != dims:
-            raise ValueError(f"{op}: scale_factor must be a number or a tuple of {dims} for an input "
-                             f"of shape {tuple(x.shape)}, got {scale_factor!r}")
+            raise ValueError(f"{op}: scale_factor must be a number or a tuple of {dims} for an "
+                             f"input of shape {tuple(x.shape)}, got {scale_factor!r}")
         out = tuple(math.floor(n * s) for n, s in zip(spatial, scales))
     if any(int(o) < 1 for o in out):
         raise ValueError(f"{op}: the output size {out} must be positive (input of shape "
@@ -105,7 +105,8 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
         raise ValueError(f"{op}: expected a 3-d (N, C, L) or 4-d (N, C, H, W) input, got shape "
                          f"{tuple(input.shape)}")
     if not input.is_floating_point():
-        raise TypeError(f"{op}: expected a floating point input, got {input.dtype}; use input.float()")
+        raise TypeError(f"{op}: expected a floating point input, got {input.dtype}; "
+                        "use input.float()")
     dims = input.ndim - 2
     linear = mode in ("linear", "bilinear")
     if (mode == "linear" and dims != 1) or (mode == "bilinear" and dims != 2):
@@ -143,7 +144,7 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
 def _repeat(input: Tensor, factors: list[int]) -> Tensor:
     """Nearest upsampling by whole factors: a broadcast view, then one reshape."""
     if all(f == 1 for f in factors):
-        return input
+        return input.clone()  # a new tensor, as PyTorch gives
     shape = tuple(input.shape)
     split, expanded, final = list(shape[:2]), list(shape[:2]), list(shape[:2])
     for n, f in zip(shape[2:], factors):
@@ -211,32 +212,61 @@ def _torch_f() -> Any:
     return F
 
 
+def _ref_bilinear(x: Any, size: tuple, align_corners: bool, scales: tuple = (None, None)) -> Any:
+    """Direct bilinear interpolation: each output pixel mixes its four neighbours."""
+    coords = []
+    for n, o, s in zip(x.shape[2:], size, scales):
+        dst = xp.arange(o, dtype=xp.float64)
+        if align_corners:
+            src = dst * ((n - 1) / (o - 1) if o > 1 else 0.0)
+        else:
+            src = xp.maximum((dst + 0.5) * (1 / s if s else n / o) - 0.5, 0)
+        lo = xp.minimum(xp.floor(src).astype(int), n - 1)
+        coords.append((lo, xp.minimum(lo + 1, n - 1), src - lo))
+    (r0, r1, fr), (c0, c1, fc) = coords
+    fr, fc = fr[:, None], fc[None, :]
+    top = x[:, :, r0][:, :, :, c0] * (1 - fc) + x[:, :, r0][:, :, :, c1] * fc
+    bottom = x[:, :, r1][:, :, :, c0] * (1 - fc) + x[:, :, r1][:, :, :, c1] * fc
+    return top * (1 - fr) + bottom * fr
+
+
+def _ref_pixel_shuffle(x: Any, r: int) -> Any:
+    n, c, h, w = x.shape
+    return x.reshape(n, c // r // r, r, r, h, w).transpose(0, 1, 4, 2, 5, 3).reshape(
+        n, c // r // r, h * r, w * r)
+
+
 declare(
     OpCase("interpolate", lambda x: interpolate(x, scale_factor=2), [(1, 2, 2, 3)],
            ref=lambda x: x.repeat(2, axis=2).repeat(2, axis=3),
            torch_fn=lambda x: _torch_f().interpolate(x, scale_factor=2), label="nearest,x2"),
     OpCase("interpolate", lambda x: interpolate(x, size=(3, 5)), [(1, 2, 4, 3)],
+           ref=lambda x: x[:, :, [0, 1, 2]][:, :, :, [0, 0, 1, 1, 2]],
            torch_fn=lambda x: _torch_f().interpolate(x, size=(3, 5)), label="nearest,size"),
     OpCase("interpolate", lambda x: interpolate(x, scale_factor=1.7, mode="nearest-exact"),
-           [(2, 1, 3, 2)],
+           [(2, 1, 3, 2)], ref=lambda x: x[:, :, [0, 0, 1, 2, 2]][:, :, :, [0, 0, 1]],
            torch_fn=lambda x: _torch_f().interpolate(x, scale_factor=1.7, mode="nearest-exact"),
            label="nearest-exact"),
     OpCase("interpolate", lambda x: interpolate(x, scale_factor=(2, 1.5), mode="bilinear"),
-           [(1, 2, 3, 4)],
+           [(1, 2, 3, 4)], ref=lambda x: _ref_bilinear(x, (6, 6), False, (2, 1.5)),
            torch_fn=lambda x: _torch_f().interpolate(x, scale_factor=(2, 1.5), mode="bilinear"),
            label="bilinear"),
-    OpCase("interpolate", lambda x: interpolate(x, size=(4, 2), mode="bilinear", align_corners=True),
-           [(1, 2, 3, 5)],
+    OpCase("interpolate",
+           lambda x: interpolate(x, size=(4, 2), mode="bilinear", align_corners=True),
+           [(1, 2, 3, 5)], ref=lambda x: _ref_bilinear(x, (4, 2), True),
            torch_fn=lambda x: _torch_f().interpolate(x, size=(4, 2), mode="bilinear",
                                                      align_corners=True),
            label="bilinear,align_corners,down"),
     OpCase("interpolate", lambda x: interpolate(x, size=7, mode="linear"), [(2, 2, 4)],
+           ref=lambda x: _ref_bilinear(x[:, :, None], (1, 7), False)[:, :, 0],
            torch_fn=lambda x: _torch_f().interpolate(x, size=7, mode="linear"), label="linear"),
     OpCase("interpolate", lambda x: interpolate(x, size=(2, 3), mode="area"), [(1, 2, 5, 6)],
            torch_fn=lambda x: _torch_f().interpolate(x, size=(2, 3), mode="area"), label="area"),
     OpCase("pixel_shuffle", lambda x: pixel_shuffle(x, 2), [(2, 8, 2, 3)],
+           ref=lambda x: _ref_pixel_shuffle(x, 2),
            torch_fn=lambda x: _torch_f().pixel_shuffle(x, 2)),
     OpCase("pixel_unshuffle", lambda x: pixel_unshuffle(x, 2), [(2, 4, 6)],
+           ref=lambda x: x.reshape(2, 2, 2, 3, 2).transpose(0, 2, 4, 1, 3).reshape(8, 2, 3),
            torch_fn=lambda x: _torch_f().pixel_unshuffle(x, 2)),
 )
 

@@ -46,7 +46,8 @@ class _ConvNd(Module):
         self.in_channels = check_size(name, "in_channels", in_channels, 1)
         self.out_channels = check_size(name, "out_channels", out_channels, 1)
         self.groups = check_size(name, "groups", groups, 1)
-        for what, channels in (("in_channels", self.in_channels), ("out_channels", self.out_channels)):
+        for what in ("in_channels", "out_channels"):
+            channels = getattr(self, what)
             if channels % self.groups:
                 raise ValueError(f"{name}: {what}={channels} must be divisible by groups={groups}")
         self.kernel_size = _ntuple(name, "kernel_size", kernel_size, n, 1)
@@ -57,8 +58,8 @@ class _ConvNd(Module):
                 allowed = "an int or a tuple" + ("" if self._transposed else ", 'same' or 'valid'")
                 raise ValueError(f"{name}: padding must be {allowed}, got {padding!r}")
             if padding == "same" and any(s != 1 for s in self.stride):
-                raise ValueError(f"{name}: padding='same' is not supported for strided convolutions "
-                                 f"(stride={self.stride})")
+                raise ValueError(f"{name}: padding='same' is not supported for strided "
+                                 f"convolutions (stride={self.stride})")
             self.padding = padding
         else:
             self.padding = _ntuple(name, "padding", padding, n, 0)
@@ -142,14 +143,15 @@ class _Conv(_ConvNd):
     def forward(self, input: Tensor) -> Tensor:
         self._check_input(input)
         fn = Fc.conv1d if self._dims == 1 else Fc.conv2d
-        padding = self.padding
-        if self.padding_mode != "zeros":
-            input = _pad_by_mode(input, self._side_pads(), self.padding_mode)
-            padding = 0
+        shape, padding = input.shape, self.padding
         try:
-            return fn(input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+            if self.padding_mode != "zeros":
+                input = _pad_by_mode(input, self._side_pads(), self.padding_mode)
+                padding = 0
+            return fn(input, self.weight, self.bias, self.stride, padding, self.dilation,
+                      self.groups)
         except ValueError as error:  # e.g. an input smaller than the kernel
-            raise self._input_error(input.shape, str(error).split(": ", 1)[-1], None,
+            raise self._input_error(shape, str(error).split(": ", 1)[-1], None,
                                     self._config()) from None
 
     def _side_pads(self) -> list[tuple[int, int]]:
@@ -194,9 +196,9 @@ class _ConvTranspose(_ConvNd):
                          bias, padding_mode, output_padding, device, dtype)
         for e, s, d in zip(self.output_padding, self.stride, self.dilation):
             if e >= max(s, d):
-                raise ValueError(f"{type(self).__name__}: output_padding {self.output_padding} must "
-                                 f"be smaller than either stride {self.stride} or dilation "
-                                 f"{self.dilation}")
+                raise ValueError(f"{type(self).__name__}: output_padding {self.output_padding} "
+                                 f"must be smaller than either stride {self.stride} or "
+                                 f"dilation {self.dilation}")
 
     def forward(self, input: Tensor, output_size: Any = None) -> Tensor:
         self._check_input(input)

@@ -8,6 +8,7 @@ average (factor 1 / num_batches_tracked), as in PyTorch.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from deepgrad import dtypes
@@ -102,7 +103,11 @@ class _NormBase(Module):
             raise self._input_error(input.shape, f"expected a {dims} input {self._layout}",
                                     self._ndim_fix(input), config)
         dim = 0 if input.ndim == self._unbatched_ndim else 1
-        if input.shape[dim] != self.num_features:
+        if input.shape[dim] != self.num_features and not self._strict_channels():
+            warnings.warn(f"{self._describe()} was built for num_features={self.num_features} but "
+                          f"got {input.shape[dim]} channels; without affine parameters or "
+                          "running statistics that does not matter (as in PyTorch)")
+        elif input.shape[dim] != self.num_features:
             raise self._input_error(
                 input.shape, f"expected {self.num_features} channels in dimension {dim}, got "
                 f"{input.shape[dim]}", f"make num_features={input.shape[dim]} to match the layer "
@@ -116,6 +121,11 @@ class _NormBase(Module):
 
     def _ndim_fix(self, input: Tensor) -> str | None:
         return None
+
+    def _strict_channels(self) -> bool:
+        """Whether the channel count must match (it always must, except for InstanceNorm
+        without affine parameters or running statistics, where PyTorch only warns)."""
+        return True
 
     def _factor(self) -> float:
         """The momentum of this step's running-statistics update (counts the batch)."""
@@ -199,6 +209,9 @@ class InstanceNorm2d(_NormBase):
         super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype,
                          bias=bias)
 
+    def _strict_channels(self) -> bool:
+        return self.affine or self.track_running_stats
+
     def forward(self, input: Tensor) -> Tensor:
         self._check_input(input)
         unbatched = input.ndim == 3
@@ -224,10 +237,12 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape: Any, eps: float = 1e-5, elementwise_affine: bool = True,
                  bias: bool = True, device: Any = None, dtype: Any = None) -> None:
         super().__init__()
-        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        shape = ((normalized_shape,) if isinstance(normalized_shape, int)
+                 else tuple(normalized_shape))
         if not shape:
             raise ValueError("LayerNorm: normalized_shape must have at least one dimension")
-        self.normalized_shape = tuple(check_size("LayerNorm", "normalized_shape", s, 1) for s in shape)
+        self.normalized_shape = tuple(check_size("LayerNorm", "normalized_shape", s, 1)
+                                      for s in shape)
         self.eps = _check_float("LayerNorm", "eps", eps)
         self.elementwise_affine = elementwise_affine
         if elementwise_affine:

@@ -46,9 +46,9 @@ def _validate(layer: str, dims: int, kernel_size: Any, stride: Any, padding: Any
     if stride is not None:
         K.tuple_arg(stride, dims, "stride", layer, minimum=1)
     pad = K.tuple_arg(padding, dims, "padding", layer, minimum=0)
-    dil = K.tuple_arg(dilation, dims, "dilation", layer, minimum=1)
-    if any(p > (d * (k - 1) + 1) // 2 for p, k, d in zip(pad, kernel, dil)):
-        raise ValueError(f"{layer}: padding={padding!r} should be at most half of the (dilated) "
+    K.tuple_arg(dilation, dims, "dilation", layer, minimum=1)
+    if any(p > k // 2 for p, k in zip(pad, kernel)):
+        raise ValueError(f"{layer}: padding={padding!r} should be at most half of "
                          f"kernel_size={kernel_size!r}")
 
 

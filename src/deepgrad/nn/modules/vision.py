@@ -120,13 +120,15 @@ class PixelUnshuffle(Module):
 
     def __init__(self, downscale_factor: int) -> None:
         super().__init__()
-        self.downscale_factor = check_size("PixelUnshuffle", "downscale_factor", downscale_factor, 1)
+        self.downscale_factor = check_size("PixelUnshuffle", "downscale_factor",
+                                           downscale_factor, 1)
 
     def forward(self, input: Tensor) -> Tensor:
         r = self.downscale_factor
         if input.ndim < 3 or input.shape[-1] % r or input.shape[-2] % r:
             raise self._input_error(
-                input.shape, f"expected (*, C, H, W) with H and W divisible by downscale_factor={r}",
+                input.shape,
+                f"expected (*, C, H, W) with H and W divisible by downscale_factor={r}",
                 None, f"downscale_factor={r}")
         return Fv.pixel_unshuffle(input, r)
 
