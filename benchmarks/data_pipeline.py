@@ -1,13 +1,18 @@
 """Benchmark of the deepgrad.data pipeline on MNIST; prints a markdown table.
 
-    PYTHONPATH=src python3 benchmarks/data_pipeline.py [--root DIR] [--repeats N]
+    PYTHONPATH=src python3 benchmarks/data_pipeline.py [--root DIR] [--repeats N] [--write]
 
 Measures:
   * loading MNIST (train + test) from the four gzip IDX files into arrays;
   * one shuffled epoch of the training set at batch 128 without transforms
     (0 and 2 worker threads), and with per-sample ToTensor + Normalize;
   * the batched augmentation BatchToTensor + RandomCrop(padding 2) +
-    HorizontalFlip + Rotation(10 degrees) on one batch of 128 images.
+    HorizontalFlip + Rotation(10 degrees) on one batch of 128 images;
+  * for scale, one LeNet-5 training step at batch 128 (forward, backward, SGD
+    with momentum): the issue's goals are an epoch of loading under 5% of a
+    LeNet-5 epoch and the augmentation of a batch under one training step.
+
+With --write the table goes into the 'data' section of docs/PERFORMANCE.md.
 
 The data root defaults to $DEEPGRAD_DATA, else ../shared/data beside the
 repository; without MNIST there, a synthetic MNIST-sized set is written to a
@@ -28,12 +33,35 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 import deepgrad as dg
 from deepgrad.data import DataLoader
 from deepgrad.data import transforms as T
 from deepgrad.data.datasets import MNIST, write_idx
 from deepgrad.data.datasets import mnist as mnist_module
+from _report import machine, write_section
+
+
+def lenet5_step(batch_size: int = 128):
+    """One LeNet-5 training step on MNIST-shaped data, as the recipes train it."""
+    from deepgrad import nn, optim
+
+    dg.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
+    )
+    opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    x, y = dg.randn(batch_size, 1, 28, 28), dg.randint(0, 10, (batch_size,))
+
+    def step() -> None:
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+
+    return step
 
 
 def _find_root(arg: str | None) -> tuple[Path, str]:
@@ -67,6 +95,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", default=None, help="data root holding mnist/")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--write", action="store_true", help="write docs/PERFORMANCE.md")
     args = parser.parse_args()
     root, kind = _find_root(args.root)
     rows: list[tuple[str, str, str]] = []
@@ -119,11 +148,30 @@ def main() -> None:
     rows.append(("bilinear rotation 10 deg on 128 images (1x28x28 float32)",
                  f"{med * 1e3:.2f} ms", f"{low * 1e3:.2f} ms"))
 
-    print(f"deepgrad.data pipeline, {kind}, {os.cpu_count()} CPU(s), NumPy {np.__version__}\n")
-    print("| measurement | median | best |")
-    print("| --- | ---: | ---: |")
-    for name, med_s, low_s in rows:
-        print(f"| {name} | {med_s} | {low_s} |")
+    step = lenet5_step()
+    step()
+    step_median, step_low = _best(step, args.repeats * 4)
+    rows.append(("for scale: one LeNet-5 training step, batch 128",
+                 f"{step_median * 1e3:.1f} ms", f"{step_low * 1e3:.1f} ms"))
+    steps_per_epoch = -(-len(train) // 128)
+    epoch_share = float(rows[1][1].split()[0]) / 1e3 / (step_median * steps_per_epoch)
+    augment_share = float(rows[4][1].split()[0]) / 1e3 / step_median
+
+    lines = [
+        f"deepgrad.data pipeline on {kind}. Machine: {machine()}.",
+        "",
+        "| measurement | median | best |",
+        "| --- | ---: | ---: |",
+        *[f"| {name} | {med_s} | {low_s} |" for name, med_s, low_s in rows],
+        "",
+        f"An epoch of loading without transforms costs {epoch_share:.1%} of a LeNet-5 training "
+        f"epoch ({steps_per_epoch} steps; goal: under 5%), and the batched augmentation of one "
+        f"batch costs {augment_share:.0%} of one training step (goal: under 100%).",
+    ]
+    print("\n".join(lines))
+    if args.write:
+        write_section("data", "## Data pipeline\n\nCommand: `python benchmarks/data_pipeline.py "
+                      "--write`.\n\n" + "\n".join(lines))
 
 
 if __name__ == "__main__":
