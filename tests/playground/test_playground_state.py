@@ -104,6 +104,14 @@ def test_parse_query_keeps_good_keys_and_reports_bad_ones():
     assert state == DEFAULTS and "4096" in errors[0].message
 
 
+def test_every_field_has_a_parser_and_every_feature_a_function():
+    from deepgrad.playground.network import _FEATURE_FUNCS
+    from deepgrad.playground.state import FEATURES, FIELD_NAMES, PARSERS
+
+    assert set(PARSERS) == set(FIELD_NAMES)
+    assert set(_FEATURE_FUNCS) == set(FEATURES)
+
+
 def test_state_json_is_plain():
     data = DEFAULTS.to_json()
     assert json.loads(json.dumps(data)) == data and data["networkShape"] == [4, 2]

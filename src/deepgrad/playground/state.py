@@ -224,7 +224,6 @@ PARSERS: dict[str, Any] = {
     "dropout": _listed(DROPOUT_RATES, "dropout rates"),
     **{key: _boolean for key in (*FEATURES, "showTestData", "discretize", "batchNorm")},
 }
-assert set(PARSERS) == set(FIELD_NAMES)
 
 
 def _check_whole(state: PlaygroundState) -> None:
