@@ -1,6 +1,11 @@
 # deepgrad: the two commands a newcomer needs.
-#   make run    create .venv (when absent), install deepgrad into it, run the main job
-#   make test   install the test extras into .venv and run the whole suite
+#   make run      create .venv (when absent), install deepgrad into it, run the main job:
+#                 train the default recipe (spiral, generated data, seconds) into runs/spiral
+#   make test     install the test extras into .venv and run the whole suite
+# and one for the maintainers:
+#   make results  run every recipe with its full settings and write docs/RESULTS.md
+#                 (MNIST from DATA=..., else $$DEEPGRAD_DATA, else ~/.cache/deepgrad; minutes;
+#                 BLAS_THREADS=1 on a machine busy with other work)
 # The PyTorch cross-checks run when torch is importable in .venv and are skipped
 # otherwise; `make test` never installs torch (.ci/run does: torch==2.13.0).
 
@@ -9,21 +14,30 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 PYTEST_ARGS ?=
+DATA ?=
+BLAS_THREADS ?=
 
-.PHONY: run test bench venv install install-test clean
+.PHONY: run test results bench venv install install-test clean
 
 run: install
-	$(BIN)/python examples/xor.py
+	$(BIN)/deepgrad train spiral
+	@echo "Next: open the plots above; then try $(BIN)/deepgrad train lenet5 (MNIST, about a minute),"
+	@echo "      $(BIN)/deepgrad recipes, or $(BIN)/deepgrad playground."
 
 test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+results: install
+	$(BIN)/python -m deepgrad.recipes.report $(if $(DATA),--data $(DATA)) $(if $(BLAS_THREADS),--blas-threads $(BLAS_THREADS)) \
+		--out runs/results --doc docs/RESULTS.md
+
+# bench: deepgrad next to PyTorch (eager) and JAX (jit) on five training steps; writes the
+# 'bench' section of docs/PERFORMANCE.md (several minutes). torch is pinned; JAX is optional
+# (a failed install leaves it reported as absent). BENCH_ARGS=--quick for a smoke run.
 bench: install
-	@if [ -f benchmarks/overhead.py ]; then \
-		$(BIN)/python benchmarks/overhead.py; \
-	else \
-		echo "benchmarks/overhead.py does not exist yet"; \
-	fi
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet jax optax || echo "bench: JAX could not be installed; it is reported as absent"
+	$(BIN)/python benchmarks/bench.py --write $(BENCH_ARGS)
 
 venv: $(BIN)/python
 
@@ -40,11 +54,11 @@ $(BIN)/python:
 # Stamp files: a second `make run` / `make test` installs nothing unless
 # pyproject.toml changed (the install is editable, so source edits need none).
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(PIP) install --quiet -e .
+	$(PIP) install --quiet -e '.[plot,playground]'
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(PIP) install --quiet -e '.[test]'
+	$(PIP) install --quiet -e '.[test,plot]'
 	@touch $@ $(VENV)/.installed
 
 clean:
