@@ -39,6 +39,14 @@ def test_python_m_deepgrad_info_prints_versions_and_blas():
     assert int(lines["cpus"]) >= 1
 
 
+def test_info_reports_the_blas_threads_set_in_the_environment():
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    result = subprocess.run([sys.executable, "-m", "deepgrad", "info", "--json"], capture_output=True,
+                            text=True, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["blas threads"] == 1
+
+
 def test_info_json():
     result = run("info", "--json")
     assert result.returncode == 0, result.stderr

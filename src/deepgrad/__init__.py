@@ -11,6 +11,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from deepgrad import backend
+from deepgrad.backend import get_num_threads, set_num_threads
 from deepgrad.dtypes import (
     bool_, double, dtype, float, float16, float32, float64, get_default_dtype, half, int, int8,
     int16, int32, int64, long, set_default_dtype, short, uint8,

@@ -105,3 +105,36 @@ def _erfc_scale(y: Any, erfc_times_exp: Any) -> Any:
     ysq = xp.trunc(y * 16.0) / 16.0
     delta = (y - ysq) * (y + ysq)
     return 1.0 - xp.exp(-ysq * ysq) * xp.exp(-delta) * erfc_times_exp
+
+
+# BLAS threads. PyTorch has torch.set_num_threads; NumPy has no such call, and its
+# BLAS (OpenBLAS, MKL, BLIS...) reads its thread count from an environment variable at
+# load time only. threadpoolctl finds the BLAS libraries loaded in the process and
+# changes their pools at run time, whichever they are.
+def set_num_threads(n: int) -> None:
+    """Use ``n`` threads for the matrix products (the BLAS behind NumPy), as ``torch.set_num_threads``.
+
+    Element-wise NumPy work is single-threaded whatever ``n``. On a machine shared with
+    other jobs, ``set_num_threads(1)`` can be many times faster: BLAS threads wait for each
+    other by spinning, so a product stalls whenever one of its threads is descheduled
+    (see docs/PERFORMANCE.md).
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"set_num_threads: expected a positive integer number of threads, got {n!r}")
+    if _NAME == "cupy":  # pragma: no cover - the GPU's own scheduling applies
+        return
+    from threadpoolctl import threadpool_limits
+
+    # Not used as a context manager: the new limit stays until it is changed again.
+    threadpool_limits(limits=n, user_api="blas")
+
+
+def get_num_threads() -> int:
+    """The number of threads the BLAS behind NumPy uses for a matrix product (1 with no BLAS pool found)."""
+    if _NAME == "cupy":  # pragma: no cover
+        return 1
+    from threadpoolctl import threadpool_info
+
+    xp.ones(1) @ xp.ones(1)  # make sure NumPy has loaded its BLAS
+    pools = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+    return max(pools, default=1)

@@ -47,6 +47,10 @@ def _cmd_recipes(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from deepgrad.recipes import train
 
+    if args.threads is not None:
+        from deepgrad import set_num_threads
+
+        set_num_threads(args.threads)
     try:
         train(args.recipe, out=args.out, resume=args.resume, epochs=args.epochs,
               batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer, seed=args.seed,
@@ -111,6 +115,9 @@ def _add_train(sub: Any) -> None:
                        help="data root holding mnist/ (default: $DEEPGRAD_DATA or ~/.cache/deepgrad)")
     train.add_argument("--limit", type=_positive_int, metavar="N",
                        help="use only the first N training and test samples (a quick check)")
+    train.add_argument("--threads", type=_positive_int, metavar="N",
+                       help="BLAS threads for the matrix products (default: every core; "
+                            "1 is often faster on a machine busy with other jobs)")
     train.add_argument("--resume", action="store_true",
                        help="continue the interrupted run in --out from its last checkpoint")
     train.set_defaults(handler=_cmd_train)

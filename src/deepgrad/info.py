@@ -59,6 +59,7 @@ def collect() -> dict[str, Any]:
         "python": f"{platform.python_version()} ({platform.python_implementation()})",
         "platform": platform.platform(),
         "cpus": cpu_count(),
+        "blas threads": backend.get_num_threads(),
         "default dtype": str(deepgrad.get_default_dtype()),
     }
 

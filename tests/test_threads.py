@@ -1,0 +1,37 @@
+"""deepgrad.set_num_threads / get_num_threads: the BLAS pool behind NumPy's matrix products."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info
+
+import deepgrad as dg
+
+
+def _blas_pools() -> list[int]:
+    return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+
+@pytest.fixture
+def restore_threads():
+    before = dg.get_num_threads()
+    yield
+    dg.set_num_threads(before)
+
+
+def test_set_num_threads_changes_the_blas_pool_and_products_stay_exact(restore_threads):
+    a = np.random.default_rng(0).standard_normal((300, 200)).astype(np.float32)
+    b = np.random.default_rng(1).standard_normal((200, 100)).astype(np.float32)
+    dg.set_num_threads(1)
+    assert dg.get_num_threads() == 1 and set(_blas_pools()) == {1}
+    one = (dg.tensor(a) @ dg.tensor(b)).numpy()
+    dg.set_num_threads(2)
+    assert dg.get_num_threads() == 2 and set(_blas_pools()) == {2}
+    np.testing.assert_allclose((dg.tensor(a) @ dg.tensor(b)).numpy(), one, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True])
+def test_set_num_threads_refuses_what_is_not_a_positive_integer(bad, restore_threads):
+    with pytest.raises(ValueError, match=r"set_num_threads: expected a positive integer .*got"):
+        dg.set_num_threads(bad)
