@@ -22,7 +22,7 @@ BLAS_THREADS ?=
 run: install
 	$(BIN)/deepgrad train spiral
 	@echo "Next: open the plots above; then try $(BIN)/deepgrad train lenet5 (MNIST, about a minute),"
-	@echo "      $(BIN)/deepgrad recipes, or $(BIN)/deepgrad playground."
+	@echo "      $(BIN)/deepgrad recipes, or $(BIN)/deepgrad playground --open."
 
 test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

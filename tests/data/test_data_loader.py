@@ -204,6 +204,21 @@ def test_iterable_dataset_batches_and_workers():
     assert len(list(DataLoader(Stream(7), batch_size=3, drop_last=True))) == 2
 
 
+class ShardedStream(IterableDataset):
+    """Splits its items between workers the way PyTorch's documentation shows."""
+
+    def __iter__(self):
+        info = get_worker_info()
+        start, step = (0, 1) if info is None else (info.id, info.num_workers)
+        return iter(range(start, 10, step))
+
+
+@pytest.mark.parametrize("workers", [0, 1, 2, 4])
+def test_an_iterable_dataset_that_shards_by_worker_info_loses_nothing(workers):
+    got = [int(v) for b in DataLoader(ShardedStream(), batch_size=3, num_workers=workers) for v in b.numpy()]
+    assert got == list(range(10))
+
+
 def test_batch_sampler_argument():
     ds = TensorDataset(np.arange(6))
     loader = DataLoader(ds, batch_sampler=[[5, 0], [2, 3, 1]])

@@ -214,9 +214,10 @@ class DataLoader(Generic[T_co]):
             samples = getitems(key) if getitems is not None else [self.dataset[i] for i in key]  # type: ignore[index]
             return self.collate_fn(samples)
 
-    def _init_worker(self, counter: Iterator[int], seed: int) -> None:
+    def _init_worker(self, counter: Iterator[int], seed: int, num_workers: int | None = None) -> None:
         wid = next(counter)
-        _worker_local.info = WorkerInfo(wid, self.num_workers, seed, self.dataset)
+        workers = self.num_workers if num_workers is None else num_workers
+        _worker_local.info = WorkerInfo(wid, workers, seed, self.dataset)
         if self.worker_init_fn is not None:
             self.worker_init_fn(wid)
 
@@ -279,7 +280,9 @@ class DataLoader(Generic[T_co]):
 
         def produce() -> None:
             try:
-                self._init_worker(iter([0]), seed)
+                # One thread reads the whole stream: a dataset that shards itself by
+                # get_worker_info() must see one worker, or it would drop the other shards.
+                self._init_worker(iter([0]), seed, num_workers=1)
                 for b in batches:
                     while not stop.is_set():
                         try:
