@@ -4,8 +4,8 @@ which now point at deepgrad.keras.
 
     python examples/conv_autoencoder.py      # 50 epochs on the 60000 MNIST images
 
-For a short run set DEEPGRAD_EXAMPLE_EPOCHS and DEEPGRAD_EXAMPLE_SAMPLES (see the marked
-block below, which is not part of the lecture's program).
+tests/keras/test_conv_autoencoder.py runs it for a few epochs on a few hundred images by
+patching ``Model.fit`` and ``mnist.load_data`` from outside, so the program stays as it was.
 """
 from deepgrad.keras.layers import Input, Dense, Conv2D, MaxPooling2D, UpSampling2D
 from deepgrad.keras.models import Model
@@ -42,16 +42,6 @@ x_train = x_train.astype('float32') / 255.
 x_test = x_test.astype('float32') / 255.
 x_train = np.reshape(x_train, (len(x_train), 28, 28, 1))  # adapt this if using `channels_first` image data format
 x_test = np.reshape(x_test, (len(x_test), 28, 28, 1))  # adapt this if using `channels_first` image data format
-
-# --- not in the lecture: a short run when DEEPGRAD_EXAMPLE_EPOCHS / _SAMPLES are set ------------
-import os
-if os.environ.get("DEEPGRAD_EXAMPLE_SAMPLES"):
-    _n = int(os.environ["DEEPGRAD_EXAMPLE_SAMPLES"])
-    x_train, x_test = x_train[:_n], x_test[:max(_n // 4, 1)]
-if os.environ.get("DEEPGRAD_EXAMPLE_EPOCHS"):
-    _fit, _epochs = autoencoder.fit, int(os.environ["DEEPGRAD_EXAMPLE_EPOCHS"])
-    autoencoder.fit = lambda *args, **kwargs: _fit(*args, **{**kwargs, "epochs": _epochs})
-# ------------------------------------------------------------------------------------------------
 
 autoencoder.fit(x_train, x_train,
                 epochs=50,
