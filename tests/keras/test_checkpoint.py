@@ -245,3 +245,57 @@ def test_backup_every_n_batches_and_a_second_run_resumes_from_it(tmp_path):
                 callbacks=[keras.callbacks.BackupAndRestore(tmp_path, save_freq=2)])
     for a, b in zip(straight.get_weights(), resumed.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+_PLAIN_SCRIPT = """
+import os, signal, sys
+import numpy as np
+import deepgrad as dg
+from deepgrad import keras
+from deepgrad.keras import layers as L
+
+class CtrlC(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        if self.model._fit_state.global_step == 7:
+            os.kill(os.getpid(), signal.SIGINT)
+
+dg.manual_seed(1)
+model = keras.Sequential([keras.Input((6,)), L.Dense(16, activation="relu"), L.Dropout(0.3), L.Dense(3)])
+model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+rng = np.random.default_rng(0)
+x, y = rng.normal(size=(160, 6)).astype(np.float32), rng.integers(0, 3, 160)
+resume = sys.argv[1] == "resume"
+callbacks = [keras.callbacks.BackupAndRestore("deepgrad-interrupted")] if resume else []
+if sys.argv[1] == "interrupt":
+    callbacks.append(CtrlC())
+model.fit(x, y, epochs=3, batch_size=32, verbose=0, callbacks=callbacks)
+np.save("weights.npy", np.concatenate([w.ravel() for w in model.get_weights()]))
+"""
+
+
+def test_ctrl_c_in_a_plain_fit_saves_a_checkpoint_and_exits_without_a_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "train.py"
+    script.write_text(_PLAIN_SCRIPT)
+
+    def run(mode):
+        return subprocess.run([sys.executable, str(script), mode], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=120)
+
+    straight = run("straight")
+    assert straight.returncode == 0, straight.stderr
+    expected = np.load(tmp_path / "weights.npy")
+    (tmp_path / "weights.npy").unlink()
+
+    stopped = run("interrupt")
+    assert stopped.returncode == 1, stopped.stderr
+    assert "Traceback" not in stopped.stderr
+    assert "checkpoint saved to deepgrad-interrupted/training_state.safetensors" in stopped.stderr
+    assert "BackupAndRestore('deepgrad-interrupted')" in stopped.stderr
+    assert not (tmp_path / "weights.npy").exists()
+
+    resumed = run("resume")
+    assert resumed.returncode == 0, resumed.stderr
+    np.testing.assert_array_equal(np.load(tmp_path / "weights.npy"), expected)

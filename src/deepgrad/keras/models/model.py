@@ -237,8 +237,9 @@ class Model(Layer):
         """Train for ``epochs`` epochs; returns a ``History`` (``history.history['loss']`` ...).
 
         ``validation_split`` holds out the LAST fraction of the samples (before shuffling),
-        as Keras. Ctrl-C finishes the current batch, saves a checkpoint when a
-        BackupAndRestore callback is given, and raises ``TrainingInterrupted``.
+        as Keras. Ctrl-C finishes the current batch, saves a checkpoint (the BackupAndRestore
+        callback's, else ``deepgrad-interrupted/training_state.safetensors``) and raises
+        ``TrainingInterrupted``; left uncaught, the program exits without a traceback.
         """
         from deepgrad.keras.models import trainer
 

@@ -14,8 +14,10 @@ those of a run that was never interrupted.
 
 A loss that becomes NaN or infinite stops training at once (that batch's update
 is skipped) with a message naming the epoch and batch. Ctrl-C finishes the batch
-in progress, lets BackupAndRestore save a checkpoint, and raises
-``TrainingInterrupted`` (a KeyboardInterrupt); a second Ctrl-C stops at once.
+in progress, saves a checkpoint (through the run's BackupAndRestore, else into
+``INTERRUPTED_DIR``) and raises ``TrainingInterrupted`` (a KeyboardInterrupt): caught, it
+says where the checkpoint is; uncaught, the program exits without a traceback, the
+message printed. A second Ctrl-C stops at once.
 """
 
 from __future__ import annotations
@@ -110,22 +112,46 @@ def _sigint_guard(state: FitState) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+# Where Ctrl-C saves the training state of a fit that has no BackupAndRestore callback.
+INTERRUPTED_DIR = "deepgrad-interrupted"
+
+
 def _interrupt(state: FitState, cbs: CallbackList, epoch: int, step: int) -> None:
     saved = None
     for cb in cbs:
         save = getattr(cb, "_save_interrupted", None)
         if save is not None:
             saved = save(state) or saved
+    resume = "Run the same fit (with the same BackupAndRestore) again"
+    if not saved:
+        from deepgrad.keras.callbacks.backup import BackupAndRestore
+
+        fallback = BackupAndRestore(INTERRUPTED_DIR)
+        fallback.set_model(state.model)
+        saved = fallback.save(state.epoch, state.step)
+        resume = (f"Add callbacks=[keras.callbacks.BackupAndRestore({INTERRUPTED_DIR!r})] to the "
+                  "same fit and run it again")
     cbs.close()
-    where = f"epoch {epoch + 1}, after batch {step}"
-    if saved:
-        message = (f"Training interrupted at {where}; checkpoint saved to {saved}. Run the same "
-                   "fit (with the same BackupAndRestore) again to resume exactly where it stopped.")
-    else:
-        message = (f"Training interrupted at {where}. No checkpoint was saved: pass "
-                   "callbacks=[keras.callbacks.BackupAndRestore(dir)] to be able to resume.")
+    message = (f"Training interrupted at epoch {epoch + 1}, after batch {step}; checkpoint saved to "
+               f"{saved}. {resume} to resume exactly where it stopped.")
     print(message, file=sys.stderr, flush=True)
+    _exit_quietly_if_uncaught()
     raise TrainingInterrupted(message, saved, epoch, step)
+
+
+def _exit_quietly_if_uncaught() -> None:
+    """An uncaught TrainingInterrupted ends the program with status 1 and no traceback: the
+    message saying where the checkpoint is has been printed already."""
+    previous = sys.excepthook
+    if getattr(previous, "_deepgrad_quiet", False):
+        return
+
+    def hook(kind: type, value: BaseException, tb: Any) -> None:
+        if not issubclass(kind, TrainingInterrupted):
+            previous(kind, value, tb)
+
+    hook._deepgrad_quiet = True  # type: ignore[attr-defined]
+    sys.excepthook = hook
 
 
 def _nonfinite(model: Any, value: float, epoch: int, step: int, global_step: int) -> None:
