@@ -306,6 +306,8 @@ def test_multi_head_attention_matches_numpy_reference():
     ref = np.einsum("bhqs,bhsk,hko->bqo", p, vh, wo) + bo
     np.testing.assert_allclose(to_numpy(scores), p, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(to_numpy(out), ref, rtol=1e-10)
+    from_arrays = mha(q, v, attention_mask=mask)  # NumPy arrays in every position, as Keras takes
+    np.testing.assert_allclose(to_numpy(from_arrays), ref, rtol=1e-10)
     causal = to_numpy(mha(dg.tensor(q), dg.tensor(v), use_causal_mask=True,
                           return_attention_scores=True)[1])
     assert np.all(causal[:, :, 0, 1:] == 0) and np.all(causal[:, :, 1, 2:] == 0)

@@ -89,17 +89,22 @@ def is_shape(value: Any) -> bool:
     return isinstance(value, (tuple, list)) and all(v is None or isinstance(v, int) for v in value)
 
 
-def to_tensor(x: Any) -> Any:
-    """Arrays (and nested lists of them) as deepgrad tensors; tensors unchanged."""
+def to_tensor(x: Any, floatx: str | None = None) -> Any:
+    """Arrays (and nested lists of them) as deepgrad tensors; tensors unchanged.
+
+    Float arrays take ``floatx`` (a layer's dtype), else float64 ones take ``K.floatx()``.
+    """
     if isinstance(x, Tensor):
         return x
     if isinstance(x, ndarray) or hasattr(x, "__array__"):
         array = xp.asarray(x)
-        if array.dtype == xp.float64 and K.floatx() != "float64":
+        if floatx is not None and array.dtype.kind == "f":
+            array = array.astype(floatx, copy=False)
+        elif array.dtype == xp.float64 and K.floatx() != "float64":
             array = array.astype(K.floatx())
         return Tensor(array)
     if isinstance(x, (list, tuple, dict)):
-        return map_structure(to_tensor, x)
+        return map_structure(lambda leaf: to_tensor(leaf, floatx), x)
     return x
 
 
@@ -391,8 +396,15 @@ class Layer(Module):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if _is_symbolic(args, kwargs):
             return self._symbolic_call(args, kwargs)
+        # As Keras: arrays in any position become tensors (attention's value, key, masks),
+        # float ones in the layer's dtype.
+        floatx = self._dtype if self._dtype in ("float16", "float32", "float64") else None
         if args and not isinstance(args[0], Tensor):
-            args = (to_tensor(args[0]),) + args[1:]
+            args = (to_tensor(args[0], floatx),) + args[1:]
+        args = args[:1] + tuple(to_tensor(a, floatx) if isinstance(a, ndarray) else a for a in args[1:])
+        for name, value in kwargs.items():
+            if isinstance(value, ndarray):
+                kwargs[name] = to_tensor(value, floatx)
         if not self.built:
             self._build_from_args(args, kwargs)
         training = kwargs.get("training")
