@@ -101,14 +101,15 @@ def _add_train(sub: Any) -> None:
     train = sub.add_parser(
         "train", help="train a recipe (deepgrad recipes lists them)",
         description="Train a recipe into a run directory: config.json, metrics.csv/.json, "
-                    "curves.png, samples.png and checkpoint.npz. Options override the "
+                    "curves.png, samples.png, model.weights.safetensors and the training "
+                    "checkpoint backup/training_state.safetensors. Options override the "
                     "recipe's defaults.",
     )
     train.add_argument("recipe", metavar="RECIPE", help="the recipe's name, e.g. spiral or lenet5")
     train.add_argument("--epochs", type=_positive_int, help="passes over the training data")
     train.add_argument("--batch-size", type=_positive_int, help="samples per gradient step")
     train.add_argument("--lr", type=_positive_float, help="learning rate")
-    train.add_argument("--optimizer", help="adam, sgd, rmsprop, adadelta, adagrad, adamw, nadam or adamax")
+    train.add_argument("--optimizer", help="adam, sgd, rmsprop, adadelta, adagrad, adamw, nadam, adamax or lion")
     train.add_argument("--seed", type=int, help="seed for the initialization, dropout and shuffling")
     train.add_argument("--out", metavar="DIR", help="run directory (default: runs/RECIPE)")
     train.add_argument("--data", metavar="DIR",
@@ -144,8 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     evaluate = sub.add_parser(
         "evaluate", help="evaluate a trained run on its test data",
-        description="Rebuild a run's model from its config.json and checkpoint.npz and evaluate "
-                    "it on the recipe's test data.",
+        description="Rebuild a run's model from its config.json and model.weights.safetensors "
+                    "and evaluate it on the recipe's test data.",
     )
     evaluate.add_argument("run_dir", metavar="RUN_DIR", help="a directory made by deepgrad train")
     evaluate.add_argument("--data", metavar="DIR", help="data root (default: the one the run used)")

@@ -25,9 +25,9 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from deepgrad.recipes._base import Config, Data
+from deepgrad.recipes.base import Config, Data, load_mnist
 
-__all__ = ["RECIPES", "DEFAULT_RECIPE", "Config", "Data", "get_recipe", "list_recipes", "train", "evaluate"]
+__all__ = ["RECIPES", "DEFAULT_RECIPE", "Config", "Data", "load_mnist", "get_recipe", "list_recipes", "train", "evaluate"]
 
 # name -> module in this package, in the order ``deepgrad recipes`` lists them.
 RECIPES: dict[str, str] = {

@@ -30,7 +30,7 @@ from typing import Any
 import deepgrad as dg
 from deepgrad import keras
 from deepgrad.recipes import get_recipe
-from deepgrad.recipes._base import Config
+from deepgrad.recipes.base import Config
 from deepgrad.runs import RunDir, plot_curves
 
 __all__ = ["train", "evaluate", "default_out", "make_optimizer", "RunLogger"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from deepgrad import keras
 from deepgrad.keras.layers import Conv2D, Input, MaxPooling2D, UpSampling2D
-from deepgrad.recipes._base import Config, Data, load_mnist
+from deepgrad.recipes.base import Config, Data, load_mnist
 from deepgrad.runs import plot_reconstructions
 
 DESCRIPTION = "the lecture's conv autoencoder on MNIST: validation binary cross-entropy and reconstructions"

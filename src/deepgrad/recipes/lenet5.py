@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from deepgrad import keras
 from deepgrad.keras import layers
-from deepgrad.recipes._base import Config, Data, load_mnist
+from deepgrad.recipes.base import Config, Data, load_mnist
 from deepgrad.recipes.mnist_mlp import show_predictions
 
 DESCRIPTION = "LeNet-5 (2 conv + 3 dense layers) on MNIST: >= 99.0% test accuracy in 3 epochs"

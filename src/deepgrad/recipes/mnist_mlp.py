@@ -12,7 +12,7 @@ import numpy as np
 
 from deepgrad import keras
 from deepgrad.keras import layers
-from deepgrad.recipes._base import Config, Data, load_mnist
+from deepgrad.recipes.base import Config, Data, load_mnist
 from deepgrad.runs import plot_image_predictions
 
 DESCRIPTION = "the lecture's one-hidden-layer MLP (784-512-10, ReLU, dropout) on MNIST: >= 98% test accuracy"

@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from deepgrad import keras
-from deepgrad.data.datasets.playground import playground_data
+from deepgrad.data.datasets import playground_data
 from deepgrad.keras import layers
-from deepgrad.recipes._base import Config, Data
+from deepgrad.recipes.base import Config, Data
 from deepgrad.runs import plot_decision_boundary
 
 DESCRIPTION = "the playground's spiral (generated), 2-64-64-1 ReLU MLP: >= 97% test accuracy in seconds"

@@ -12,7 +12,7 @@ import numpy as np
 
 from deepgrad import keras
 from deepgrad.keras import layers
-from deepgrad.recipes._base import Config, Data
+from deepgrad.recipes.base import Config, Data
 from deepgrad.runs import plot_decision_boundary
 
 DESCRIPTION = "an MLP (2-8-1, tanh) learns XOR on the four corners: 100% accuracy"
