@@ -184,15 +184,21 @@ def test_spiral_trains_below_0_1_in_chromium(server, browser, tmp_path):
 
 
 def test_bad_url_settings_show_a_message_and_a_second_tab_is_independent(server, browser):
-    page, problems = open_page(browser, server + "/?dataset=xor&noise=99")
+    page, problems = open_page(browser, server + "/?dataset=xor&noise=99&batchSize=-3")
     page.wait_for_selector("#message:not([hidden])")
-    assert "noise must be a whole number from 0 to 50" in page.text_content("#message-text")
+    page.wait_for_function("document.getElementById('message-text').textContent.includes('batch')")
+    text = page.text_content("#message-text")  # every bad setting is reported, not only the last
+    assert "noise must be a whole number from 0 to 50" in text and "batch" in text.lower()
     wait_url(page, "noise=0")
     other, _ = open_page(browser, server + "/?dataset=gauss")
     other.click("#next-step-button")
     other.wait_for_function("document.body.dataset.epoch === '1'")
     assert page.get_attribute("body", "data-epoch") == "0"
     assert "dataset=xor" in page.url and "dataset=gauss" in other.url
+    # The diagnostics sit right under the loss chart, above the decision map.
+    top = {sel: page.eval_on_selector(sel, "e => e.getBoundingClientRect().top")
+           for sel in ("#loss-chart", "#diagnostics", "#heatmap")}
+    assert top["#loss-chart"] < top["#diagnostics"] < top["#heatmap"]
     assert problems == []
     page.close()
     other.close()

@@ -47,8 +47,12 @@
   }
 
   // --- messages to the user -----------------------------------------------------------
+  // Messages that arrive together (a link with several bad settings) are all shown, one per line.
   function showMessage(text, isFatal) {
-    $("message-text").textContent = text;
+    const box = $("message-text");
+    const shown = $("message").hidden ? [] : box.textContent.split("\n");
+    if (!shown.includes(text)) shown.push(text);
+    box.textContent = shown.join("\n");
     $("message").hidden = false;
     clearTimeout(messageTimer);
     if (!isFatal) messageTimer = setTimeout(() => { $("message").hidden = true; }, 12000);
