@@ -226,3 +226,22 @@ def test_normal_and_bernoulli():
     assert abs(vals.mean() - 0.3) < 0.02
     assert to_numpy(dg.bernoulli(dg.zeros(5), generator=g)).sum() == 0
     assert to_numpy(dg.bernoulli(dg.ones(5), generator=g)).sum() == 5
+
+
+@pytest.mark.parametrize("make, error, words", [
+    (lambda: dg.zeros(-1), ValueError, "zeros: the size must be non-negative integers, got (-1,)"),
+    (lambda: dg.ones(2, -3), ValueError, "ones: the size"),
+    (lambda: dg.randn(2, -3), ValueError, "randn: the size"),
+    (lambda: dg.rand(1.5), ValueError, "rand: the size"),
+    (lambda: dg.empty((2, -1)), ValueError, "empty: the size"),
+    (lambda: dg.eye(-1), ValueError, "eye: the size"),
+    (lambda: dg.randperm(-1), ValueError, "randperm: the size"),
+    (lambda: dg.tensor([[1, 2], [3]]), ValueError, "Nested lists must be rectangular"),
+    (lambda: dg.full((2,), "a"), TypeError, "full: fill_value must be a number or a boolean, got str 'a'"),
+    (lambda: dg.bernoulli(dg.tensor([0.5, 1.5])), ValueError, "bernoulli: the probabilities must be in [0, 1]"),
+    (lambda: dg.bernoulli(dg.tensor([float("nan")])), ValueError, "bernoulli: the probabilities"),
+])
+def test_bad_creation_arguments_name_the_op(make, error, words):
+    with pytest.raises(error) as raised:
+        make()
+    assert words in str(raised.value)

@@ -165,6 +165,9 @@ REPRS = [
      "tensor([[ 1.1235, 22.5000],\n        [ 3.0000,  4.0000]])"),
     (lambda: dg.tensor([float("nan"), float("inf"), 1.0]), "tensor([nan, inf, 1.])"),
     (lambda: dg.tensor([1.0, 2.0, -10.0]), "tensor([  1.,   2., -10.])"),
+    (lambda: dg.tensor([1.0, 2000.0]), "tensor([1.0000e+00, 2.0000e+03])"),  # whole, but wide
+    (lambda: dg.tensor([0.0, 1.0, 1000.0]), "tensor([   0.,    1., 1000.])"),
+    (lambda: dg.tensor([1e9, 1.0]), "tensor([1.0000e+09, 1.0000e+00])"),
 ]
 
 

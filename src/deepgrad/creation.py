@@ -17,12 +17,12 @@ from deepgrad.random import Generator, rng
 from deepgrad.tensor import Tensor
 
 
-def _size(size: tuple) -> tuple[int, ...]:
+def _size(size: tuple, op: str) -> tuple[int, ...]:
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
     for s in size:
-        if not isinstance(s, (int, numpy.integer)) or s < 0:
-            raise ValueError(f"size must be non-negative integers, got {size}")
+        if isinstance(s, bool) or not isinstance(s, (int, numpy.integer)) or s < 0:
+            raise ValueError(f"{op}: the size must be non-negative integers, got {size}")
     return tuple(int(s) for s in size)
 
 
@@ -47,9 +47,15 @@ def _infer_array(data: Any, dtype: Any = None) -> Any:
         return xp.asarray(data)
     if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in _flatten(data)):
         data = [_to_nested(d) for d in data]
-    if dtype is not None:  # convert straight to the requested dtype: no float32 detour
-        return xp.asarray(numpy.asarray(data, dtype=dtypes.to_dtype(dtype).np))
-    array = numpy.asarray(data)
+    try:
+        if dtype is not None:  # convert straight to the requested dtype: no float32 detour
+            return xp.asarray(numpy.asarray(data, dtype=dtypes.to_dtype(dtype).np))
+        array = numpy.asarray(data)
+    except ValueError as error:  # ragged nesting, or text where numbers belong
+        raise ValueError(
+            f"tensor(): can't make a tensor from this {type(data).__name__}: {str(error).rstrip('.')}. Nested lists "
+            "must be rectangular (every row the same length) and hold numbers or booleans"
+        ) from None
     if array.dtype.kind == "f":
         array = array.astype(dtypes.get_default_dtype().np)
     elif array.dtype.kind in "iu":
@@ -106,21 +112,26 @@ def from_dlpack(obj: Any) -> Tensor:
 
 
 def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _finish(xp.zeros(_size(size), dtype=_float(dtype)), None, requires_grad)
+    return _finish(xp.zeros(_size(size, "zeros"), dtype=_float(dtype)), None, requires_grad)
 
 
 def ones(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _finish(xp.ones(_size(size), dtype=_float(dtype)), None, requires_grad)
+    return _finish(xp.ones(_size(size, "ones"), dtype=_float(dtype)), None, requires_grad)
 
 
 def empty(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _finish(xp.empty(_size(size), dtype=_float(dtype)), None, requires_grad)
+    return _finish(xp.empty(_size(size, "empty"), dtype=_float(dtype)), None, requires_grad)
 
 
 def full(size: Sequence[int], fill_value: Any, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    if not isinstance(fill_value, (bool, int, float, numpy.number, numpy.bool_)):
+        raise TypeError(f"full: fill_value must be a number or a boolean, got {type(fill_value).__name__} "
+                        f"{fill_value!r}")
     if dtype is None:
         dtype = dtypes.result_type(fill_value)
-    return _finish(xp.full(_size((size,)), fill_value, dtype=dtypes.to_dtype(dtype).np), None, requires_grad)
+    return _finish(xp.full(_size((size,), "full"), fill_value, dtype=dtypes.to_dtype(dtype).np), None, requires_grad)
 
 
 def _like_dtype(input: Tensor, dtype: Any) -> Any:
@@ -171,6 +182,7 @@ def linspace(start: float, end: float, steps: int, *, dtype: Any = None,
 
 
 def eye(n: int, m: int | None = None, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    _size((n,) if m is None else (n, m), "eye")
     return _finish(xp.eye(n, m, dtype=_float(dtype)), None, requires_grad)
 
 
@@ -182,14 +194,14 @@ def _host(array: Any) -> Any:
 def rand(*size: Any, generator: Generator | None = None, dtype: Any = None,
          requires_grad: bool = False) -> Tensor:
     """Uniform on [0, 1)."""
-    array = rng(generator).random(_size(size), dtype=numpy.float64).astype(_float(dtype))
+    array = rng(generator).random(_size(size, "rand"), dtype=numpy.float64).astype(_float(dtype))
     return _finish(_host(array), None, requires_grad)
 
 
 def randn(*size: Any, generator: Generator | None = None, dtype: Any = None,
           requires_grad: bool = False) -> Tensor:
     """Standard normal."""
-    array = rng(generator).standard_normal(_size(size)).astype(_float(dtype))
+    array = rng(generator).standard_normal(_size(size, "randn")).astype(_float(dtype))
     return _finish(_host(array), None, requires_grad)
 
 
@@ -216,11 +228,12 @@ def randint(*args: Any, size: Sequence[int] | None = None, generator: Generator 
         raise TypeError("randint(high, size) or randint(low, high, size)")
     if high <= low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
-    array = rng(generator).integers(low, high, size=_size((size,)), dtype=numpy.int64)
+    array = rng(generator).integers(low, high, size=_size((size,), "randint"), dtype=numpy.int64)
     return _finish(_host(array), dtype, False)
 
 
 def randperm(n: int, *, generator: Generator | None = None, dtype: Any = None) -> Tensor:
+    _size((n,), "randperm")
     return _finish(_host(rng(generator).permutation(n).astype(numpy.int64)), dtype, False)
 
 
@@ -231,7 +244,7 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Sequence[int] | None = None, *
     s = std.array if isinstance(std, Tensor) else std
     if isinstance(s, (int, float)) and s < 0:
         raise ValueError(f"normal: std must be non-negative, got {s}")
-    shape = numpy.broadcast_shapes(numpy.shape(m), numpy.shape(s)) if size is None else _size((size,))
+    shape = numpy.broadcast_shapes(numpy.shape(m), numpy.shape(s)) if size is None else _size((size,), "normal")
     z = rng(generator).standard_normal(shape)
     ref = mean if isinstance(mean, Tensor) else std if isinstance(std, Tensor) else None
     out_dtype = ref.array.dtype if ref is not None and dtype is None else _float(dtype)
@@ -241,5 +254,9 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Sequence[int] | None = None, *
 def bernoulli(input: Tensor, p: float | None = None, *, generator: Generator | None = None) -> Tensor:
     """1 with probability ``input`` (or ``p``), else 0, in the dtype of ``input``."""
     probs = input.array if p is None else p
+    low, high = xp.min(probs, initial=0.0), xp.max(probs, initial=1.0)
+    if not (0.0 <= low and high <= 1.0):  # NaN fails too
+        raise ValueError(f"bernoulli: the probabilities must be in [0, 1], got values from {float(low)} "
+                         f"to {float(high)}")
     draws = rng(generator).random(input.shape) < probs
     return Tensor(_host(draws.astype(input.array.dtype)))

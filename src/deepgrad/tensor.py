@@ -287,7 +287,9 @@ def _format_array(a: Any) -> str:
     options: dict[str, Any] = {"precision": 4, "floatmode": "fixed"}
     if a.dtype.kind == "f":
         finite = a[np.isfinite(a)].astype(np.float64)
-        if finite.size and np.all(finite == np.round(finite)) and np.abs(finite).max() < 1e8:
+        nonzero = np.abs(finite[finite != 0])
+        wide = nonzero.size and (nonzero.max() / nonzero.min() > 1000 or nonzero.max() > 1e8)
+        if finite.size and np.all(finite == np.round(finite)) and not wide:
             # Whole numbers print as '1.', padded to the widest finite one (not to 'nan').
             width = max(len(f"{v:.0f}.") for v in (finite.min(), finite.max()))
             options["formatter"] = {

@@ -84,6 +84,9 @@ def test_vision_errors():
         nn.Upsample()
     with pytest.raises(ValueError, match="mode must be one of"):
         nn.Upsample(scale_factor=2, mode="cubic")
+    for size in (-3, (4, 0), 2.5):
+        with pytest.raises(ValueError, match=r"Upsample: size must be positive integers, got"):
+            nn.Upsample(size=size)
     with pytest.raises(ValueError, match="align_corners can only be set"):
         nn.Upsample(scale_factor=2, align_corners=True)
     with pytest.raises(ValueError, match="bilinear' expects a 4-d input"):

@@ -32,6 +32,9 @@ class Upsample(Module):
         if align_corners is not None and mode not in ("linear", "bilinear"):
             raise ValueError(f"{name}: align_corners can only be set with the interpolating modes "
                              f"linear | bilinear, not {mode!r}")
+        for n in (size if isinstance(size, (tuple, list)) else (size,)):
+            if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+                raise ValueError(f"{name}: size must be positive integers, got {size!r}")
         self.name = name
         self.size = size
         if isinstance(scale_factor, (tuple, list)):
