@@ -8,6 +8,7 @@ on the host with NumPy's PCG64 and move to the backend array library.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy
@@ -69,6 +70,15 @@ def set_rng_state(state: dict[str, Any]) -> None:
     default_generator.set_state(state)
 
 
+# Inside a DataLoader fetch, default draws come from that batch's own stream (set per
+# thread by deepgrad.data), so a dataset that calls dg.randn gives the same samples
+# whatever num_workers is.
+_thread = threading.local()
+
+
 def rng(generator: Generator | None = None) -> numpy.random.Generator:
-    """The NumPy generator to draw from: ``generator``'s, or the global one's."""
-    return (generator or default_generator).np
+    """The NumPy generator to draw from: ``generator``'s, else the batch's or the global one's."""
+    if generator is not None:
+        return generator.np
+    override = getattr(_thread, "override", None)
+    return default_generator.np if override is None else override

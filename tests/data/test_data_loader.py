@@ -219,6 +219,29 @@ def test_an_iterable_dataset_that_shards_by_worker_info_loses_nothing(workers):
     assert got == list(range(10))
 
 
+class NoisySamples(Dataset):
+    """Draws with deepgrad's own random functions (not deepgrad.data's) in __getitem__."""
+
+    def __len__(self):
+        return 64
+
+    def __getitem__(self, i):
+        return dg.randn(2) + i
+
+
+def test_deepgrad_random_draws_in_getitem_are_the_same_whatever_num_workers():
+    runs = []
+    for workers in (0, 2, 4):
+        dg.manual_seed(1)
+        runs.append(np.concatenate([b.numpy() for b in DataLoader(NoisySamples(), batch_size=4,
+                                                                   num_workers=workers)]))
+    np.testing.assert_array_equal(runs[0], runs[1])
+    np.testing.assert_array_equal(runs[0], runs[2])
+    dg.manual_seed(2)
+    assert not np.array_equal(np.concatenate([b.numpy() for b in DataLoader(NoisySamples(), batch_size=4)]),
+                              runs[0])  # the loader's seed still comes from deepgrad.manual_seed
+
+
 def test_batch_sampler_argument():
     ds = TensorDataset(np.arange(6))
     loader = DataLoader(ds, batch_sampler=[[5, 0], [2, 3, 1]])

@@ -10,31 +10,20 @@ through :func:`numpy_generator`:
   the loader derived from its seed and the batch number (so random transforms
   give the same batches whatever ``num_workers`` is);
 * otherwise deepgrad's default generator (seeded by ``deepgrad.manual_seed``).
+
+The per-batch generator is also what ``deepgrad.rand``/``randn``/dropout draw from
+inside a fetch (``deepgrad.random.rng``), so a dataset may use either.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
-import threading
 from typing import Any
 from collections.abc import Iterator
 
 import numpy as np
 
-_local = threading.local()
-_fallback: np.random.Generator | None = None
-
-
-def _default_np() -> np.random.Generator:
-    """The numpy generator behind deepgrad's default generator."""
-    global _fallback
-    try:
-        return importlib.import_module("deepgrad.random").default_generator.np
-    except (ImportError, AttributeError):  # core not importable: keep working on numpy alone
-        if _fallback is None:
-            _fallback = np.random.default_rng()
-        return _fallback
+from deepgrad import random as _random
 
 
 def numpy_generator(generator: Any = None) -> np.random.Generator:
@@ -44,8 +33,7 @@ def numpy_generator(generator: Any = None) -> np.random.Generator:
     ``numpy.random.Generator`` or an ``int`` seed (a fresh generator seeded with it).
     """
     if generator is None:
-        override = getattr(_local, "generator", None)
-        return override if override is not None else _default_np()
+        return _random.rng()
     if isinstance(generator, np.random.Generator):
         return generator
     if isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
@@ -80,10 +68,10 @@ def batch_generator(seed: int, index: int) -> Iterator[np.random.Generator]:
     """Within this block, transforms without an explicit generator draw from a
     generator seeded by ``(seed, index)`` (thread-local, so each worker thread
     has its own)."""
-    previous = getattr(_local, "generator", None)
+    previous = getattr(_random._thread, "override", None)
     gen = np.random.default_rng([int(seed), int(index)])
-    _local.generator = gen
+    _random._thread.override = gen
     try:
         yield gen
     finally:
-        _local.generator = previous
+        _random._thread.override = previous
