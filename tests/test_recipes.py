@@ -12,7 +12,8 @@ import pytest
 
 from deepgrad import recipes
 from deepgrad.data.datasets import write_idx
-from deepgrad.runs import RunDir, atomic_write_bytes
+from deepgrad.checkpoint import atomic_write
+from deepgrad.runs import RunDir
 
 pytest.importorskip("matplotlib", reason="the run directory's plots need matplotlib")
 pytest.importorskip("safetensors", reason="checkpoints need safetensors")
@@ -207,10 +208,10 @@ def test_corrupt_weights_are_a_clear_error(tmp_path):
 
 
 def test_failed_write_keeps_the_previous_file(tmp_path, monkeypatch):
-    atomic_write_bytes(tmp_path / "m.json", b"old")
+    atomic_write(tmp_path / "m.json", b"old")
     monkeypatch.setattr("os.replace", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
     with pytest.raises(OSError, match="disk full"):
-        atomic_write_bytes(tmp_path / "m.json", b"new")
+        atomic_write(tmp_path / "m.json", b"new")
     assert (tmp_path / "m.json").read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["m.json"]  # no temporary file left behind
 

@@ -57,6 +57,12 @@ def _safetensors() -> Any:
 
 
 # --- atomic files -----------------------------------------------------------------------
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` atomically: a temporary file in the same directory,
     flushed and fsync'ed, then ``os.replace``d over the target (and the directory synced)."""
@@ -65,6 +71,8 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
     try:
+        if hasattr(os, "fchmod"):  # mkstemp's 0600 -> the permissions a plain open() would give
+            os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -29,41 +29,18 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from deepgrad.checkpoint import atomic_write
+
 __all__ = [
-    "RunDir", "atomic_write_bytes", "plot_curves", "plot_decision_boundary", "plot_image_predictions", "plot_reconstructions",
+    "RunDir", "plot_curves", "plot_decision_boundary", "plot_image_predictions", "plot_reconstructions",
 ]
 
 # ---------------------------------------------------------------- files
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file, fsync and rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 -> the usual permissions
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 # ---------------------------------------------------------------- the run directory
@@ -123,7 +100,7 @@ class RunDir:
             self.checkpoint.unlink(missing_ok=True)
 
     def write_config(self, config: dict[str, Any]) -> None:
-        atomic_write_bytes(self.config, (json.dumps(config, indent=2) + "\n").encode())
+        atomic_write(self.config, (json.dumps(config, indent=2) + "\n").encode())
 
     def read_config(self) -> dict[str, Any]:
         if not self.config.is_file():
@@ -135,7 +112,7 @@ class RunDir:
     def write_metrics(self, history: Sequence[dict[str, Any]], summary: dict[str, Any]) -> None:
         """``metrics.json``: the summary plus ``history``, one dict per epoch."""
         doc = dict(summary, history=list(history))
-        atomic_write_bytes(self.metrics_json, (json.dumps(doc, indent=2) + "\n").encode())
+        atomic_write(self.metrics_json, (json.dumps(doc, indent=2) + "\n").encode())
 
     def read_metrics(self) -> dict[str, Any]:
         return json.loads(self.metrics_json.read_text())
@@ -159,7 +136,7 @@ def _pyplot() -> Any:
 def _save(fig: Any, path: str | os.PathLike[str]) -> None:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write(path, buffer.getvalue())
 
 
 def plot_curves(history: Sequence[dict[str, Any]], path: str | os.PathLike[str], title: str = "") -> None:

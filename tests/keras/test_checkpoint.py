@@ -299,3 +299,13 @@ def test_ctrl_c_in_a_plain_fit_saves_a_checkpoint_and_exits_without_a_traceback(
     resumed = run("resume")
     assert resumed.returncode == 0, resumed.stderr
     np.testing.assert_array_equal(np.load(tmp_path / "weights.npy"), expected)
+
+
+def test_checkpoint_files_get_the_usual_permissions_not_mkstemps_0600(tmp_path):
+    mask = os.umask(0o022)
+    try:
+        checkpoint.atomic_write(tmp_path / "a.bin", b"data")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "a.bin").read_bytes() == b"data"
+    assert (tmp_path / "a.bin").stat().st_mode & 0o777 == 0o644
