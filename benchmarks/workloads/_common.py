@@ -146,3 +146,13 @@ def conv_flops(batch: int, c_in: int, c_out: int, k: int, h_out: int, w_out: int
 def linear_flops(rows: int, n_in: int, n_out: int) -> int:
     """Multiply-adds x 2 of a (rows, n_in) @ (n_in, n_out) product."""
     return 2 * rows * n_in * n_out
+
+
+def sequential_linear_shapes(sizes: list[int]) -> dict[str, tuple[int, ...]]:
+    """Parameter shapes of ``nn.Sequential(Linear, activation, Linear, ...)`` through ``sizes``,
+    with its state_dict keys (``0.weight``, ``0.bias``, ``2.weight``, ...)."""
+    shapes = {}
+    for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
+        shapes[f"{2 * i}.weight"] = (n_out, n_in)
+        shapes[f"{2 * i}.bias"] = (n_out,)
+    return shapes

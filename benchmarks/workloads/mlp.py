@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from workloads._common import linear_flops
+from workloads._common import linear_flops, sequential_linear_shapes
 
 NAME = "mlp"
 TITLE = "MLP 784-512-256-10, batch 128, Adam"
@@ -16,11 +16,7 @@ SIZES = [784, 512, 256, 10]
 
 
 def param_shapes() -> dict[str, tuple[int, ...]]:
-    shapes = {}
-    for i, (n_in, n_out) in enumerate(zip(SIZES, SIZES[1:])):
-        shapes[f"{2 * i}.weight"] = (n_out, n_in)
-        shapes[f"{2 * i}.bias"] = (n_out,)
-    return shapes
+    return sequential_linear_shapes(SIZES)
 
 
 def data(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

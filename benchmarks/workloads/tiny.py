@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from workloads._common import linear_flops
+from workloads._common import linear_flops, sequential_linear_shapes
 
 NAME = "tiny"
 TITLE = "playground 2-8-8-1 tanh, batch 10, SGD"
@@ -20,11 +20,7 @@ SIZES = [2, 8, 8, 1]
 
 
 def param_shapes() -> dict[str, tuple[int, ...]]:
-    shapes = {}
-    for i, (n_in, n_out) in enumerate(zip(SIZES, SIZES[1:])):
-        shapes[f"{2 * i}.weight"] = (n_out, n_in)
-        shapes[f"{2 * i}.bias"] = (n_out,)
-    return shapes
+    return sequential_linear_shapes(SIZES)
 
 
 def data(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from deepgrad.autograd.function import Function
 from deepgrad.backend import xp
+from deepgrad.nn.functional import linear
 from deepgrad.tensor import Tensor
 
 
@@ -35,44 +36,14 @@ def pad(x: Tensor, pads: tuple[tuple[int, int], ...], value: float = 0.0) -> Ten
     return _Pad.apply(x, pads, value)
 
 
-class _Dense(Function):
-    """``x @ kernel + bias`` with a Keras (in, out) kernel, one graph node."""
-
-    @staticmethod
-    def forward(ctx, x, kernel, bias):
-        a = x.array
-        if a.ndim > 2 and a.flags.c_contiguous:
-            y = (a.reshape(-1, a.shape[-1]) @ kernel.array).reshape(a.shape[:-1] + (kernel.shape[1],))
-        else:
-            y = xp.matmul(a, kernel.array)
-        if bias is not None:
-            y += bias.array
-        ctx.save_for_backward(x, kernel)
-        return y
-
-    @staticmethod
-    def backward(ctx, grad):
-        x, kernel = ctx.saved_tensors
-        need_x, need_k, need_b = ctx.needs_input_grad
-        grad_x = grad.matmul(kernel.t()) if need_x else None
-        grad_k = grad_b = None
-        if need_k or need_b:
-            g2 = grad if grad.ndim == 2 else grad.reshape(-1, kernel.shape[1])
-            if need_k:
-                x2 = x if x.ndim == 2 else x.reshape(-1, kernel.shape[0])
-                grad_k = x2.t().matmul(g2)
-            if need_b:
-                grad_b = g2.sum(0)
-        return grad_x, grad_k, grad_b
-
-
 def dense(x: Tensor, kernel: Tensor, bias: Tensor | None = None) -> Tensor:
-    """``x @ kernel + bias`` for a Keras kernel of shape (in, out), as one op.
+    """``x @ kernel + bias`` for a Keras kernel of shape (in, out): ``F.linear`` on its
+    transposed view (a PyTorch weight is (out, in)).
 
     Shape:
         x (..., in), kernel (in, out), bias (out,) -> (..., out)
     """
-    return _Dense.apply(x, kernel, bias)
+    return linear(x, kernel.t(), bias)
 
 
 def same_pads(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:

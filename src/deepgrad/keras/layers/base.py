@@ -280,6 +280,18 @@ class Layer(Module):
         return self._inbound_nodes[0]
 
     # --- weights ------------------------------------------------------------------------
+    def _add_kernel_and_bias(self, kernel_shape: tuple, bias_shape: tuple) -> None:
+        """``self.kernel`` and, with ``use_bias``, ``self.bias`` (else None), each with the
+        layer's ``*_initializer``, ``*_regularizer`` and ``*_constraint``."""
+        self.kernel = self.add_weight(kernel_shape, self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint, name="kernel")
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(bias_shape, self.bias_initializer,
+                                        regularizer=self.bias_regularizer,
+                                        constraint=self.bias_constraint, name="bias")
+
     def add_weight(self, shape: Any = None, initializer: Any = None, dtype: Any = None,
                    trainable: bool = True, regularizer: Any = None, constraint: Any = None,
                    name: str | None = None, **kwargs: Any) -> Tensor:

@@ -82,14 +82,7 @@ class _Conv(Layer):
             shape = (*self.kernel_size, self.filters, channels)
         else:
             shape = (*self.kernel_size, channels // self.groups, self.filters)
-        self.kernel = self.add_weight(shape, self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer,
-                                      constraint=self.kernel_constraint, name="kernel")
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight((self.filters,), self.bias_initializer,
-                                        regularizer=self.bias_regularizer,
-                                        constraint=self.bias_constraint, name="bias")
+        self._add_kernel_and_bias(shape, (self.filters,))
 
     # layouts ------------------------------------------------------------------------
     def _to_first(self, x: Tensor) -> Tensor:

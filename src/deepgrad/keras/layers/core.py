@@ -52,14 +52,7 @@ class Dense(Layer):
         if not input_shape or input_shape[-1] is None:
             raise ValueError(f"Dense {self.name!r}: the last dimension of the input must be known, "
                              f"got input shape {input_shape}")
-        self.kernel = self.add_weight((input_shape[-1], self.units), self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer,
-                                      constraint=self.kernel_constraint, name="kernel")
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight((self.units,), self.bias_initializer,
-                                        regularizer=self.bias_regularizer,
-                                        constraint=self.bias_constraint, name="bias")
+        self._add_kernel_and_bias((input_shape[-1], self.units), (self.units,))
 
     def call(self, inputs: Tensor) -> Tensor:
         if inputs.shape[-1] != self.kernel.shape[0]:
