@@ -120,3 +120,48 @@ def test_against_torch(case: OpCase) -> None:
         np.testing.assert_allclose(to_numpy(o.grad), to_numpy(t.grad), rtol=1e-6, atol=1e-8,
                                    err_msg=f"{case.id}: gradient of input {i}")
 
+
+
+# Where PyTorch's graph of the backward pass differs from ours in which gradients it records,
+# with the reason; every other case must agree.
+CREATE_GRAPH_DIFFERENCES = {
+    "prod[0d]": "PyTorch's prod of a 0-d tensor passes the gradient through unrecorded",
+    "batch_norm[eval]": "ours is composite in eval mode, so the bias gradient is a plain sum",
+}
+
+
+TORCH_GRAD_CASES = [c for c in TORCH_CASES if c.grad]
+
+
+@requires_torch
+@pytest.mark.parametrize("case", TORCH_GRAD_CASES, ids=ids(TORCH_GRAD_CASES))
+def test_create_graph_records_what_torch_records(case: OpCase) -> None:
+    """With create_graph=True a gradient is itself differentiable exactly where PyTorch's is,
+    even when its derivative is zero everywhere (ReLU's mask, a pool's choice, a conv's bias):
+    differentiating it again then gives zeros rather than a 'does not require grad' error."""
+    import torch
+
+    if case.id in CREATE_GRAPH_DIFFERENCES:
+        pytest.skip(CREATE_GRAPH_DIFFERENCES[case.id])
+    arrays = make_arrays(case)
+    recorded = []
+    for lib in (dg, torch):
+        if lib is dg:
+            inputs = deepgrad_inputs(case, arrays)
+            outputs = flatten_outputs(case.fn(*inputs))
+        else:
+            inputs = [torch.tensor(a, requires_grad=spec.kind == "float")
+                      for a, spec in zip(arrays, case.specs)]
+            outputs = flatten_outputs((case.torch_fn or case.fn)(*inputs))
+        loss = sum(o.sum() for o in outputs if getattr(o, "requires_grad", False))
+        wrt = [t for t in inputs if t.requires_grad]
+        grads = lib.autograd.grad(loss, wrt, create_graph=True, allow_unused=True)
+        recorded.append([None if g is None else g.requires_grad for g in grads])
+    assert recorded[0] == recorded[1], f"{case.id}: ours {recorded[0]}, PyTorch {recorded[1]}"
+
+
+def test_second_derivative_through_relu_is_zero_not_an_error() -> None:
+    x = dg.tensor([-1.0, 2.0, 3.0], requires_grad=True)
+    (g,) = dg.autograd.grad(x.relu().sum(), x, create_graph=True)
+    (gg,) = dg.autograd.grad(g.sum(), x)
+    assert gg.tolist() == [0.0, 0.0, 0.0]

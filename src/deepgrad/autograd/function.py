@@ -242,3 +242,31 @@ def _saved_entry(item: Any, args: tuple, raws: tuple, outputs: tuple) -> tuple:
     if item is None or isinstance(item, (int, float, bool, complex)):
         return (_CONSTANT, item, None, 0)  # Python scalars come back as they are
     return (_CONSTANT, Tensor(xp.asarray(item)), None, 0)
+
+
+class _ZeroDerivative(Function):
+    """``grad`` unchanged, recorded as a function of ``anchors`` whose derivative is zero."""
+
+    @staticmethod
+    def forward(ctx, grad, *anchors):
+        ctx.anchors = [(a.shape, a.array.dtype) for a in anchors]
+        return grad.array
+
+    @staticmethod
+    def backward(ctx, grad):
+        zeros = (Tensor(xp.zeros(shape, dtype=dtype)) for shape, dtype in ctx.anchors)
+        return (grad, *zeros)
+
+
+def depends_on(grad: Tensor, *tensors: Tensor) -> Tensor:
+    """``grad``, made part of the graph of ``tensors`` with a zero derivative (create_graph only).
+
+    Some backward results do not vary with the tensors the op saved, though they are
+    computed from them: ReLU's and max-pool's masks, a conv's bias gradient. PyTorch
+    still records them as functions of those tensors, so differentiating them again
+    gives zeros (not a "does not require grad" error); a backward calls this to do the same.
+    """
+    if not _state.enabled or grad.requires_grad:
+        return grad
+    anchors = [t for t in tensors if isinstance(t, Tensor) and t.requires_grad]
+    return _ZeroDerivative.apply(grad, *anchors) if anchors else grad

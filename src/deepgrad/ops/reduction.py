@@ -14,7 +14,7 @@ import warnings
 from typing import Any
 
 from deepgrad import dtypes
-from deepgrad.autograd.function import Function
+from deepgrad.autograd.function import Function, depends_on
 from deepgrad.autograd.grad_mode import is_grad_enabled
 from deepgrad.backend import xp
 from deepgrad.ops._registry import Arg, OpCase, declare, tensor_method
@@ -330,17 +330,18 @@ class Norm(Function):
         x, out = ctx.saved_tensors
         p, a = ctx.p, x.array
         grad, out = grad.reshape(ctx.kept), out.reshape(ctx.kept)
-        if p == 0:
-            return Tensor(xp.zeros_like(a)), None, None, None
+        if p == 0:  # a count: no gradient at all, as PyTorch (x.grad stays None)
+            return None, None, None, None
         if p == 1:
-            return grad * Tensor(xp.sign(a)), None, None, None
+            return grad * x.sign(), None, None, None
         if p in (math.inf, -math.inf):  # the gradient of max |x|: split among ties
             magnitude = xp.abs(a)
             mask = magnitude == out.array
             if xp.isnan(out.array).any():
                 mask |= xp.isnan(magnitude)
             weight = xp.sign(a) * mask / mask.sum(axis=ctx.dims, keepdims=True)
-            return grad * Tensor(weight.astype(a.dtype, copy=False)), None, None, None
+            result = grad * Tensor(weight.astype(a.dtype, copy=False))
+            return depends_on(result, x, out), None, None, None
         zero_norm = out.array == 0
         safe = out + Tensor(zero_norm.astype(a.dtype)) if zero_norm.any() else out
         if p == 2:

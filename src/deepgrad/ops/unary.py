@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-from deepgrad.autograd.function import Function
+from deepgrad.autograd.function import Function, depends_on
 from deepgrad.autograd.grad_mode import is_grad_enabled
 from deepgrad.backend import erf as _erf_array
 from deepgrad.backend import xp
@@ -142,7 +142,7 @@ class Abs(Function):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return grad * Tensor(_sign_array(x.array))  # sign is locally constant
+        return grad * x.sign()
 
 
 class Sign(Function):
@@ -165,7 +165,7 @@ class Relu(Function):
     @staticmethod
     def backward(ctx, grad):
         (y,) = ctx.saved_tensors
-        return masked_grad(y.array > 0, grad)
+        return depends_on(masked_grad(y.array > 0, grad), y)
 
 
 # --- trigonometric and hyperbolic ------------------------------------------------------

@@ -19,7 +19,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from deepgrad.autograd.function import Function
+from deepgrad.autograd.function import Function, depends_on
 from deepgrad.autograd.grad_mode import is_grad_enabled
 from deepgrad.backend import xp
 from deepgrad.ops._registry import OpCase, declare
@@ -204,6 +204,7 @@ class NLLLoss(Function):
         loss = -rows * xp.take_along_axis(a, safe[:, None], axis=1)[:, 0]
         denom = rows.sum()
         ctx.index, ctx.denom, ctx.reduction, ctx.shape = (safe, rows), denom, reduction, a.shape
+        ctx.save_for_backward(x)
         if reduction == "none":
             return loss.astype(a.dtype, copy=False)
         if reduction == "sum":
@@ -221,7 +222,8 @@ class NLLLoss(Function):
             g = grad / ctx.denom if ctx.denom else grad * xp.nan
         else:
             g = grad
-        return g * Tensor(coef), None, None, None, None
+        (x,) = ctx.saved_tensors
+        return depends_on(g * Tensor(coef), x), None, None, None, None
 
 
 # --- argument checks -------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from deepgrad.autograd.function import Function
+from deepgrad.autograd.function import Function, depends_on
 from deepgrad.autograd.grad_mode import is_grad_enabled
 from deepgrad.backend import erf as _erf_array
 from deepgrad.backend import xp
@@ -69,11 +69,14 @@ class LeakyRelu(Function):
         a = x.array
         positive = a > 0
         ctx.scale = xp.where(positive, 1, slope).astype(a.dtype)
-        return xp.where(positive, a, a * slope)
+        y = xp.where(positive, a, a * slope)
+        ctx.save_for_backward(y)  # the output, not x: leaky_relu_ overwrites x
+        return y
 
     @staticmethod
     def backward(ctx, grad):
-        return grad * Tensor(ctx.scale), None
+        (y,) = ctx.saved_tensors
+        return depends_on(grad * Tensor(ctx.scale), y), None
 
 
 class Hardtanh(Function):
@@ -81,11 +84,14 @@ class Hardtanh(Function):
     def forward(ctx, x, low, high):
         a = x.array
         ctx.inside = (a > low) & (a < high)  # PyTorch passes no gradient at the bounds
-        return xp.clip(a, low, high)
+        y = xp.clip(a, low, high)
+        ctx.save_for_backward(y)  # the output, not x: hardtanh_ overwrites x
+        return y
 
     @staticmethod
     def backward(ctx, grad):
-        return _where(ctx.inside, grad, 0), None, None
+        (y,) = ctx.saved_tensors
+        return depends_on(_where(ctx.inside, grad, 0), y), None, None
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:

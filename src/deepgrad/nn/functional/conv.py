@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from deepgrad.autograd.function import Function
+from deepgrad.autograd.function import Function, depends_on
 from deepgrad.autograd.grad_mode import is_grad_enabled
 from deepgrad.backend import xp
 from deepgrad.nn.functional import _im2col as K
@@ -59,7 +59,8 @@ class _Conv(Function):
         if is_grad_enabled():  # a graph of the backward pass: stay differentiable
             grad_x = _ConvTranspose.apply(g, w, None, spec) if need_x else None
             grad_w = _ConvWeight.apply(x, g, spec) if need_w else None
-            return grad_x, grad_w, g.sum((0, 2, 3)) if need_b else None, None
+            grad_b = depends_on(g.sum((0, 2, 3)), x, w) if need_b else None
+            return grad_x, grad_w, grad_b, None
         gm = K.grad_matrix(g.array)
         grad_x = grad_w = grad_b = None
         if need_x:
@@ -92,7 +93,7 @@ class _ConvTranspose(Function):
         if is_grad_enabled():
             grad_g = _Conv.apply(grad, w, None, spec) if need_g else None
             grad_w = _ConvWeight.apply(grad, g, spec) if need_w else None
-            return grad_g, grad_w, grad_b, None
+            return grad_g, grad_w, grad_b if grad_b is None else depends_on(grad_b, g, w), None
         n = grad.shape[0]
         blocks = K.row_blocks(spec.geo, n, spec.groups)
         cols = K.im2col(grad.array, spec.geo)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple, Sequence
 
-from deepgrad.autograd.function import Function
+from deepgrad.autograd.function import Function, depends_on
 from deepgrad.autograd.grad_mode import is_grad_enabled
 from deepgrad.backend import xp
 from deepgrad.nn.functional import _im2col as K
@@ -168,7 +168,7 @@ def _backward_graph(x: Tensor, weight: Tensor | None, g: Tensor, spec: _NormSpec
     if need_w:
         grad_w = (g * xhat).sum_to_size(spec.param_shape).reshape(weight.shape)
     if need_b:
-        grad_b = g.sum_to_size(spec.param_shape).reshape(bias_shape)
+        grad_b = depends_on(g.sum_to_size(spec.param_shape).reshape(bias_shape), x, weight)
     return grad_x, grad_w, grad_b
 
 
@@ -294,7 +294,9 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
     _check(op, input, [("weight", weight), ("bias", bias)], c)
     grouped = input.reshape(n, num_groups, c // num_groups, -1)
     spec = _NormSpec((2, 3), (1, num_groups, c // num_groups, 1), eps)
-    return _normalize(grouped, weight, bias, spec).reshape(input.shape)
+    out = _normalize(grouped, weight, None, spec).reshape(input.shape)
+    # The bias added apart, as PyTorch's group norm: its gradient is then no function of x.
+    return out if bias is None else out + bias.reshape((c,) + (1,) * (input.ndim - 2))
 
 
 def instance_norm(input: Tensor, running_mean: Tensor | None = None,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
-from deepgrad.autograd.function import Function
+from deepgrad.autograd.function import Function, depends_on
 from deepgrad.autograd.grad_mode import is_grad_enabled
 from deepgrad.backend import xp
 from deepgrad.nn.functional import _im2col as K
@@ -50,13 +50,15 @@ class _AvgPool(Function):
     @staticmethod
     def forward(ctx, x, spec):
         ctx.spec = spec
+        ctx.save_for_backward(x)
         out = _window_sum(x.array, spec.geo)
         out /= xp.asarray(spec.divisor, dtype=out.dtype)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        return _AvgPoolAdjoint.apply(grad, ctx.spec), None
+        (x,) = ctx.saved_tensors
+        return depends_on(_AvgPoolAdjoint.apply(grad, ctx.spec), x), None
 
 
 class _AvgPoolAdjoint(Function):
@@ -86,13 +88,15 @@ class _MaxPool(Function):
         pos = _window_positions(parts, best) if positions else None
         ctx.spec, ctx.pos = spec, pos
         ctx.set_materialize_grads(False)
+        ctx.save_for_backward(x)
         return best, pos
 
     @staticmethod
     def backward(ctx, grad, _):
         if grad is None:
             return None, None, None
-        return _MaxScatter.apply(grad, ctx.pos, ctx.spec), None, None
+        (x,) = ctx.saved_tensors
+        return depends_on(_MaxScatter.apply(grad, ctx.pos, ctx.spec), x), None, None
 
 
 def _window_positions(parts: list, best: Any) -> Any:
@@ -162,13 +166,15 @@ class _IndexGather(Function):
     @staticmethod
     def forward(ctx, x, index):
         ctx.index, ctx.in_shape = index, x.shape
+        ctx.save_for_backward(x)
         n, c = x.shape[:2]
         flat = x.array.reshape(n, c, -1)
         return xp.take_along_axis(flat, index.reshape(n, c, -1), axis=2).reshape(index.shape)
 
     @staticmethod
     def backward(ctx, grad):
-        return _IndexScatter.apply(grad, ctx.index, ctx.in_shape), None
+        (x,) = ctx.saved_tensors
+        return depends_on(_IndexScatter.apply(grad, ctx.index, ctx.in_shape), x), None
 
 
 class _IndexScatter(Function):
@@ -188,11 +194,16 @@ class _IndexScatter(Function):
 
 # --- separable linear maps (adaptive average pooling, interpolation) -----------------
 class _Separable(Function):
-    """y[..., o, p] = sum_{h, w} A[o, h] x[..., h, w] B[p, w], constant A and B."""
+    """y[..., o, p] = sum_{h, w} A[o, h] x[..., h, w] B[p, w], constant A and B.
+
+    With ``pooling``, x's gradient is recorded as a function of x (zero derivative) under
+    create_graph, as PyTorch's adaptive pooling does; its interpolation's gradient is not."""
 
     @staticmethod
-    def forward(ctx, x, a, b):
+    def forward(ctx, x, a, b, pooling=False):
         ctx.a, ctx.b = a, b
+        if pooling:
+            ctx.save_for_backward(x)
         dtype = x.array.dtype
         y = x.array
         if b is not None:  # one product over all rows: (..., H, W) @ (W, W_out)
@@ -206,7 +217,8 @@ class _Separable(Function):
     def backward(ctx, grad):
         a, b = ctx.a, ctx.b
         a_t, b_t = (None if m is None else m.T for m in (a, b))
-        return _Separable.apply(grad, a_t, b_t), None, None
+        grad_x = depends_on(_Separable.apply(grad, a_t, b_t), *ctx.saved_tensors)
+        return grad_x, None, None, None
 
 
 # --- argument handling ----------------------------------------------------------------
@@ -389,14 +401,16 @@ def _adaptive_avg(op: str, dims: int, input: Tensor, output_size: Any) -> Tensor
         raise TypeError(f"{op}: expected a floating point input, got {x.dtype}; use input.float()")
     out = _adaptive_size(op, output_size, dims, input)
     size = tuple(x.shape[2:])
-    if all(n % o == 0 for n, o in zip(size, out)):
+    if out == (1, 1):  # global average pooling: PyTorch takes the mean
+        y = x.mean((2, 3), keepdim=True)
+    elif all(n % o == 0 for n, o in zip(size, out)):
         kernel = tuple(n // o for n, o in zip(size, out))
         geo = K.Geometry(size, kernel, kernel, ((0, 0), (0, 0)), (1, 1), out)
         y = _AvgPool.apply(x, _PoolSpec(geo, kernel[0] * kernel[1]))
     else:
         a = _average_matrix(size[0], out[0]) if size[0] != out[0] else None
         b = _average_matrix(size[1], out[1]) if size[1] != out[1] else None
-        y = _Separable.apply(x, a, b)
+        y = _Separable.apply(x, a, b, True)
     return _from_4d(y, dims, in_shape)
 
 
