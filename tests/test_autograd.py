@@ -505,3 +505,23 @@ def test_double_backward_matches_torch():
     theirs = run(torch, torch.tensor(xv, requires_grad=True), torch.tensor(wv, requires_grad=True))
     for o, t in zip(ours, theirs):
         np.testing.assert_allclose(to_numpy(o), to_numpy(t), rtol=1e-10, atol=1e-12)
+
+
+def test_leaves_given_the_same_gradient_get_grads_of_their_own():
+    a, b = dg.ones(3, requires_grad=True), dg.ones(3, requires_grad=True)
+    given = dg.ones(3)
+    (a + b).backward(given)  # add's backward hands the same tensor to both sides
+    a.grad.mul_(2)  # what gradient clipping does to each .grad in turn
+    assert b.grad.tolist() == [1.0, 1.0, 1.0]
+    assert given.tolist() == [1.0, 1.0, 1.0]
+
+
+def test_grad_accumulates_in_place_without_create_graph_and_out_of_place_with_it():
+    x = dg.tensor([1.0, 2.0], requires_grad=True)
+    (x * x).sum().backward()
+    first = x.grad
+    (x * x).sum().backward()
+    assert x.grad is first and first.tolist() == [4.0, 8.0]  # as PyTorch: the same tensor
+    (x * x).sum().backward(create_graph=True)
+    assert x.grad is not first and x.grad.requires_grad and first.tolist() == [4.0, 8.0]
+    assert x.grad.tolist() == [6.0, 12.0]

@@ -212,8 +212,8 @@ class Tensor:
 
         def keep(grad: Tensor) -> None:
             t = ref()
-            if t is not None:
-                t.grad = grad if t.grad is None else t.grad + grad
+            if t is not None:  # a copy: the same gradient flows on and may become a leaf's .grad
+                t.grad = grad.clone() if t.grad is None else t.grad + grad
 
         self.grad_fn.register_hook(self._output_index, keep)
 

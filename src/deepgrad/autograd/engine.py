@@ -33,12 +33,12 @@ def run_backward(
     """
     previous = set_grad_enabled(create_graph)
     try:
-        return _run(roots, root_grads, retain_graph, targets)
+        return _run(roots, root_grads, retain_graph, create_graph, targets)
     finally:
         set_grad_enabled(previous)
 
 
-def _run(roots, root_grads, retain_graph, targets):
+def _run(roots, root_grads, retain_graph, create_graph, targets):
     leaf_grads: dict[int, list] = {}  # id(tensor) -> [tensor, grad]
     buffers: dict[Any, list] = {}
     root_nodes = []
@@ -91,16 +91,39 @@ def _run(roots, root_grads, retain_graph, targets):
                 result.append(captured.get((t.grad_fn, t._output_index)))
         return result
 
+    # The caller's gradient arrays are never handed out as a .grad (nor one array twice).
+    taken = {id(_owner(g.array)) for g in root_grads}
     for t, g in leaf_grads.values():
-        g = _apply_leaf_hooks(t, g)
-        if not g.array.flags.writeable:  # a broadcast view: .grad must be a tensor of its own
-            g = Tensor(g.array.copy())
-        t.grad = g if t.grad is None else t.grad + g
+        _accumulate(t, _apply_leaf_hooks(t, g), taken, create_graph)
     return None
 
 
+def _owner(array: Any) -> Any:
+    return array if array.base is None else array.base
+
+
+def _accumulate(t: Tensor, g: Tensor, taken: set, create_graph: bool) -> None:
+    """``t.grad += g`` as PyTorch's AccumulateGrad does it: in place unless create_graph, and a
+    new ``.grad`` owns its storage, so ``p.grad.mul_(c)`` (gradient clipping) changes one
+    gradient only, even where backward gave two leaves the same tensor (``a + b``)."""
+    old = t.grad
+    if old is None:
+        owner = id(_owner(g.array))
+        if not g.array.flags.writeable or owner in taken:  # a broadcast view, or shared
+            g = g.clone() if g.requires_grad else Tensor(g.array.copy())
+            owner = id(g.array)
+        taken.add(owner)
+        t.grad = g
+    elif (not create_graph and not old.requires_grad and old.shape == g.shape
+          and old.array.dtype == g.array.dtype and old.array.flags.writeable):
+        xp.add(old.array, g.array, out=old.array)
+        old._version[0] += 1
+    else:
+        t.grad = old + g
+
+
 def _backward_node(node, buffer, buffers, leaf_grads) -> None:
-    if node.materialize_grads:
+    if len(buffer) > 1 and node.materialize_grads:  # one output always has its gradient
         for i, g in enumerate(buffer):
             if g is None and node.output_meta[i] is not None:
                 shape, dtype = node.output_meta[i]

@@ -40,13 +40,16 @@ _INPUT, _OUTPUT, _CONSTANT = 0, 1, 2
 class Context:
     """What forward leaves for backward; the node of the graph (``tensor.grad_fn``)."""
 
-    def __init__(self, fn: type[Function]) -> None:
+    # Defaults as class attributes: a Context is made for every op call, so its
+    # __init__ sets only what differs per call.
+    _to_save: tuple = ()
+    _saved: tuple | None = ()
+    _non_differentiable: tuple = ()
+    materialize_grads = True
+
+    def __init__(self, fn: type[Function], needs_input_grad: tuple[bool, ...]) -> None:
         self._fn = fn
-        self._to_save: tuple = ()
-        self._saved: tuple | None = ()
-        self._non_differentiable: tuple = ()
-        self.needs_input_grad: tuple[bool, ...] = ()
-        self.materialize_grads = True
+        self.needs_input_grad = needs_input_grad
 
     # --- used in forward --------------------------------------------------
     def save_for_backward(self, *items: Any) -> None:
@@ -144,21 +147,22 @@ class Function:
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
-        ctx = Context(cls)
         # Known before forward, so forward can save only what backward will use.
-        needs = _NO_GRAD_NEEDED[len(args)]
-        if _state.enabled:
-            needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-        record = True in needs
-        ctx.needs_input_grad = needs
+        state = _state
+        if state.enabled:
+            needs = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
+            record = True in needs
+        else:
+            needs, record = _NO_GRAD_NEEDED[len(args)], False
+        ctx = Context(cls, needs)
         try:
             if record:
                 # A custom forward written with tensor ops must not record a graph itself.
-                previous = set_grad_enabled(False)
+                state.enabled = False
                 try:
                     raw = cls.forward(ctx, *args, **kwargs)
                 finally:
-                    set_grad_enabled(previous)
+                    state.enabled = True
             else:
                 raw = cls.forward(ctx, *args, **kwargs)
         except ValueError as error:
@@ -200,17 +204,14 @@ def _wrap_output(raw: Any, args: tuple) -> Any:
 
 def _connect(ctx: Context, args: tuple, raws: tuple, outputs: tuple) -> None:
     """Record ctx as the node that made ``outputs``, with edges to its inputs."""
-    needs = ctx.needs_input_grad
-    edges = []
-    for a, need in zip(args, needs):
-        if not need:
-            edges.append(None)
-        elif a.grad_fn is not None:
-            edges.append((a.grad_fn, a._output_index))
-        else:
-            edges.append((a, None))  # a leaf: its gradient accumulates in a.grad
-    ctx.next_edges = tuple(edges)
-    ctx.output_meta = tuple(None if o is None else (o.shape, o.array.dtype) for o in outputs)
+    # An edge per argument: (node, output index), (leaf, None) for a leaf, whose gradient
+    # accumulates in its .grad, or None where no gradient is needed.
+    ctx.next_edges = tuple([
+        None if not need else (a, None) if a.grad_fn is None else (a.grad_fn, a._output_index)
+        for a, need in zip(args, ctx.needs_input_grad)
+    ])
+    ctx.output_meta = tuple([None if o is None else (o.array.shape, o.array.dtype)
+                             for o in outputs])
 
     non_diff = ctx._non_differentiable
     for i, (raw, out) in enumerate(zip(raws, outputs)):
@@ -222,11 +223,9 @@ def _connect(ctx: Context, args: tuple, raws: tuple, outputs: tuple) -> None:
         out.grad_fn = ctx
         out._output_index = i
 
-    saved = []
-    for item in ctx._to_save:
-        saved.append(_saved_entry(item, args, raws, outputs))
-    ctx._saved = tuple(saved)
-    ctx._to_save = ()
+    if ctx._to_save:
+        ctx._saved = tuple([_saved_entry(item, args, raws, outputs) for item in ctx._to_save])
+        del ctx._to_save  # back to the class default, ()
 
 
 def _saved_entry(item: Any, args: tuple, raws: tuple, outputs: tuple) -> tuple:

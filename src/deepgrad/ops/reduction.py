@@ -45,7 +45,8 @@ class Sum(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        grad = grad.reshape(kept_shape(ctx.in_shape, ctx.dims))
+        if grad.ndim:  # a 0-d gradient (a full sum) broadcasts as it is
+            grad = grad.reshape(kept_shape(ctx.in_shape, ctx.dims))
         return grad.expand(ctx.in_shape), None, None, None
 
 

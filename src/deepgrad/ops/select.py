@@ -62,6 +62,14 @@ def _keep_or_zero(cond: Any, values: Any, keep_where: bool) -> Any:
     return mask.view(values.dtype)
 
 
+def keep_where(cond: Any, values: Any) -> Any:
+    """``where(cond, values, 0)`` as a new array of values' dtype; ``cond`` is a bool array
+    of values' shape."""
+    if values.dtype in _INT_OF and values.ndim > 0:
+        return _keep_or_zero(cond, values, keep_where=True)
+    return xp.asarray(xp.where(cond, values, 0), dtype=values.dtype)
+
+
 # --- where ---------------------------------------------------------------------------
 class Where(Function):
     @staticmethod

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from deepgrad.autograd.function import Function
+from deepgrad.backend import broadcast_to as broadcast_array
 from deepgrad.backend import xp
 from deepgrad.ops._registry import OpCase, declare, tensor_method
 from deepgrad.ops._util import normalize_dim, normalize_dims
@@ -67,7 +68,7 @@ class Expand(Function):
     def forward(ctx, x, shape):
         ctx.in_shape = x.shape
         try:
-            return xp.broadcast_to(x.array, shape)
+            return broadcast_array(x.array, shape)
         except ValueError:
             raise RuntimeError(
                 f"expand: a tensor of shape {tuple(x.shape)} can't be expanded to {tuple(shape)}: "

@@ -15,13 +15,13 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-from deepgrad.autograd.function import Function, depends_on
+from deepgrad.autograd.function import Function
 from deepgrad.autograd.grad_mode import is_grad_enabled
 from deepgrad.backend import erf as _erf_array
 from deepgrad.backend import xp
 from deepgrad.ops._registry import Arg, OpCase, declare, tensor_method
 from deepgrad.ops.arithmetic import pow as _pow
-from deepgrad.ops.select import masked_grad
+from deepgrad.ops.select import keep_where, masked_grad
 from deepgrad.tensor import Tensor
 
 
@@ -165,7 +165,24 @@ class Relu(Function):
     @staticmethod
     def backward(ctx, grad):
         (y,) = ctx.saved_tensors
-        return depends_on(masked_grad(y.array > 0, grad), y)
+        return ReluGrad.apply(grad, y)
+
+
+class ReluGrad(Function):
+    """``grad`` where ``y > 0``, else 0, in one op (PyTorch's threshold_backward). As in
+    PyTorch it is a function of ``y`` too, with derivative zero."""
+
+    @staticmethod
+    def forward(ctx, grad, y):
+        ctx.positive = y.array > 0
+        return keep_where(ctx.positive, grad.array)
+
+    @staticmethod
+    def backward(ctx, gg):
+        need_grad, need_y = ctx.needs_input_grad
+        grad_grad = masked_grad(ctx.positive, gg) if need_grad else None
+        grad_y = Tensor(xp.zeros(ctx.positive.shape, dtype=gg.array.dtype)) if need_y else None
+        return grad_grad, grad_y
 
 
 # --- trigonometric and hyperbolic ------------------------------------------------------
@@ -203,7 +220,28 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx, grad):
         (y,) = ctx.saved_tensors
-        return grad * (1 - y * y)
+        return TanhGrad.apply(grad, y)
+
+
+class TanhGrad(Function):
+    """``grad * (1 - y * y)`` in one op (PyTorch's tanh_backward): three ops' worth of
+    Python overhead saved in every tanh backward. Differentiable in both arguments."""
+
+    @staticmethod
+    def forward(ctx, grad, y):
+        ctx.save_for_backward(grad, y)
+        a = y.array
+        slope = xp.multiply(a, a, out=xp.empty_like(a))  # out=: an array also for 0-d input
+        xp.subtract(1, slope, out=slope)
+        slope *= grad.array
+        return slope
+
+    @staticmethod
+    def backward(ctx, gg):
+        grad, y = ctx.saved_tensors
+        need_grad, need_y = ctx.needs_input_grad
+        return (TanhGrad.apply(gg, y) if need_grad else None,
+                gg * grad * y * -2 if need_y else None)
 
 
 def _sigmoid_array(a: Any) -> Any:
@@ -228,7 +266,26 @@ class Sigmoid(Function):
     @staticmethod
     def backward(ctx, grad):
         (y,) = ctx.saved_tensors
-        return grad * (y * (1 - y))
+        return SigmoidGrad.apply(grad, y)
+
+
+class SigmoidGrad(Function):
+    """``grad * y * (1 - y)`` in one op (PyTorch's sigmoid_backward), differentiable."""
+
+    @staticmethod
+    def forward(ctx, grad, y):
+        ctx.save_for_backward(grad, y)
+        slope = xp.subtract(1, y.array, out=xp.empty_like(y.array))
+        slope *= y.array
+        slope *= grad.array
+        return slope
+
+    @staticmethod
+    def backward(ctx, gg):
+        grad, y = ctx.saved_tensors
+        need_grad, need_y = ctx.needs_input_grad
+        return (SigmoidGrad.apply(gg, y) if need_grad else None,
+                gg * grad * (1 - 2 * y) if need_y else None)
 
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
