@@ -67,6 +67,15 @@ def _log_softmax(a: Any) -> Any:
     return shifted
 
 
+def _at_targets(safe: Any) -> tuple:
+    """The index of each sample's target class in an (N, C, d1, ...) array: ``a[index]`` has
+    the targets' shape (N, d1, ...). Plain integer indexing, several times faster than
+    take_along_axis / put_along_axis for a batch of scores."""
+    grids = [xp.arange(s).reshape((-1,) + (1,) * (safe.ndim - 1 - i))
+             for i, s in enumerate(safe.shape)]
+    return (grids[0], safe, *grids[1:])
+
+
 def _scalar(value: Any, dtype: Any) -> Any:
     return xp.asarray(value, dtype=dtype)
 
@@ -95,7 +104,7 @@ class CrossEntropy(Function):
             t = target.array
             valid = t != ignore_index
             safe = xp.where(valid, t, 0)
-            picked = xp.take_along_axis(logp, safe[:, None], axis=1)[:, 0]
+            picked = logp[_at_targets(safe)]
             rows = valid.astype(dtype) if w is None else weight.array[safe] * valid
             loss = -(1 - smoothing) * rows * picked
             if smoothing:
@@ -115,16 +124,16 @@ class CrossEntropy(Function):
     @staticmethod
     def backward(ctx, grad):
         smoothing, reduction, probs, classes = ctx.options
+        fast = not is_grad_enabled()  # no graph of the backward pass: arrays will do
+        g = grad.array if fast else grad
         if reduction == "none":
-            g = grad.unsqueeze(1)
+            g = g[:, None]
         elif reduction == "mean":
-            g = grad / ctx.denom if ctx.denom else grad * xp.nan
-        else:
-            g = grad
+            g = g / ctx.denom if ctx.denom else g * xp.nan
         need_x = ctx.needs_input_grad[0]
         need_t = probs and ctx.needs_input_grad[1]
-        if not is_grad_enabled():
-            return _fast_backward(ctx, g.array, need_x, need_t)
+        if fast:
+            return _fast_backward(ctx, g, need_x, need_t)
         saved = ctx.saved_tensors
         x = saved[0]
         w = None if ctx.w is None else Tensor(ctx.w)
@@ -150,7 +159,7 @@ def _index_target_terms(ctx: Any, dtype: Any) -> tuple[Any, Any]:
     safe, valid, rows = ctx.index
     shape = ctx.logp.shape
     q = xp.zeros(shape, dtype=dtype)
-    xp.put_along_axis(q, safe[:, None], ((1 - smoothing) * rows)[:, None].astype(dtype), axis=1)
+    q[_at_targets(safe)] = ((1 - smoothing) * rows).astype(dtype)
     a = (1 - smoothing) * rows
     if smoothing:
         w = ctx.w if ctx.w is not None else xp.ones((1, classes) + (1,) * (len(shape) - 2), dtype)
@@ -183,9 +192,7 @@ def _fast_backward(ctx: Any, g: Any, need_x: bool, need_t: bool) -> tuple:
             a = a + (smoothing / classes) * valid * total_w
         out = xp.exp(logp)
         out *= a[:, None].astype(dtype, copy=False)
-        at_target = xp.take_along_axis(out, safe[:, None], axis=1)
-        at_target -= ((1 - smoothing) * rows)[:, None].astype(dtype, copy=False)
-        xp.put_along_axis(out, safe[:, None], at_target, axis=1)
+        out[_at_targets(safe)] -= ((1 - smoothing) * rows).astype(dtype, copy=False)
         if smoothing:
             out -= (smoothing / classes) * valid[:, None] * (1 if w is None else w)
         out *= g
@@ -201,7 +208,7 @@ class NLLLoss(Function):
         valid = t != ignore_index
         safe = xp.where(valid, t, 0)
         rows = valid.astype(a.dtype) if weight is None else weight.array[safe] * valid
-        loss = -rows * xp.take_along_axis(a, safe[:, None], axis=1)[:, 0]
+        loss = -rows * a[_at_targets(safe)]
         denom = rows.sum()
         ctx.index, ctx.denom, ctx.reduction, ctx.shape = (safe, rows), denom, reduction, a.shape
         ctx.save_for_backward(x)
@@ -215,7 +222,7 @@ class NLLLoss(Function):
     def backward(ctx, grad):
         safe, rows = ctx.index
         coef = xp.zeros(ctx.shape, dtype=grad.array.dtype)
-        xp.put_along_axis(coef, safe[:, None], -rows[:, None].astype(coef.dtype), axis=1)
+        coef[_at_targets(safe)] = -rows.astype(coef.dtype)
         if ctx.reduction == "none":
             g = grad.unsqueeze(1)
         elif ctx.reduction == "mean":

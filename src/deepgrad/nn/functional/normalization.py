@@ -77,10 +77,11 @@ class _Normalize(Function):
         ctx.bias_shape = None if bias is None else bias.shape
         ctx.save_for_backward(x, weight)
         w = None if weight is None else weight.array.reshape(spec.param_shape)
+        y = centered  # a temporary of _moments: scaled in place, no second array
         if w is not None and spec.per_group:
-            y = centered * (invstd * w)
+            y *= invstd * w
         else:
-            y = centered * invstd
+            y *= invstd
             if w is not None:
                 y *= w
         if bias is not None:
@@ -122,10 +123,9 @@ def _backward_per_group(x: Any, g: Any, w: Any, mean: Any, invstd: Any, spec: _N
         k1 = invstd if w is None else invstd * w.reshape(spec.param_shape)
         c2 = -k1 * invstd * (sum_gxhat / m)
         c1 = -k1 * (sum_g / m) - c2 * mean
-        grad_x = g * k1
-        tmp = x * c2
-        tmp += c1
-        grad_x += tmp
+        grad_x = x * c2
+        grad_x += c1
+        grad_x += g * k1
     return grad_x, grad_w, grad_b
 
 
