@@ -10,8 +10,9 @@ any order come out of the same code:
 The array work (im2col, one matrix product, col2im) lives in ``_im2col``; 1-d
 ops run as 2-d ones with height 1. When backward runs without a graph (the
 usual ``loss.backward()``), it computes both gradients straight from arrays,
-sharing the output gradient's transposed copy and reusing the forward's
-column matrix when that was small enough to keep.
+sharing the output gradient's transposed copy. The column matrix is never kept:
+it is rebuilt block by block where a product needs it, which costs less than
+reading it back from memory (and saves its memory, 25x the input for 5x5 kernels).
 """
 
 from __future__ import annotations
@@ -24,10 +25,6 @@ from deepgrad.backend import xp
 from deepgrad.nn.functional import _im2col as K
 from deepgrad.ops._registry import OpCase, declare
 from deepgrad.tensor import Tensor
-
-# Keep the forward's column matrix for backward when it is at most this many bytes.
-_CACHE_BYTES = 32 * 2**20
-
 
 class _Spec(NamedTuple):
     geo: K.Geometry
@@ -44,16 +41,15 @@ class _Conv(Function):
         n = x.shape[0]
         blocks = K.row_blocks(spec.geo, n, spec.groups)
         fold = b is not None and spec.groups == 1  # the bias rides in the matrix product
-        cols = K.im2col(x.array, spec.geo, ones=fold)
-        y = K.conv_forward(w.array, cols, spec.groups, blocks, _bias(b) if fold else None)
+        y = K.conv_forward(x.array, w.array, spec.geo, spec.groups, blocks,
+                           _bias(b) if fold else None)
         ctx.spec, ctx.blocks, ctx.fold = spec, blocks, fold
-        keep = w.requires_grad and cols.nbytes <= _CACHE_BYTES  # for the weight gradient
-        ctx.save_for_backward(x, w, cols if keep else None)
+        ctx.save_for_backward(x, w)
         return K.to_nchw(y, n, spec.geo.out, None if fold else _bias(b))
 
     @staticmethod
     def backward(ctx, g):
-        x, w, cols = ctx.saved_tensors
+        x, w = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         spec = ctx.spec
         if is_grad_enabled():  # a graph of the backward pass: stay differentiable
@@ -66,8 +62,8 @@ class _Conv(Function):
         if need_x:
             grad_x = K.conv_input_grad(gm, w.array, spec.geo, spec.groups, x.shape[0], ctx.blocks)
         if need_w:
-            cols = K.im2col(x.array, spec.geo, ctx.fold) if cols is None else cols.array
-            grad_w, grad_b = K.conv_weight_grad(cols, gm, w.shape, spec.groups, ctx.blocks)
+            grad_w, grad_b = K.conv_weight_grad(x.array, gm, w.shape, spec.geo, spec.groups,
+                                                ctx.blocks, with_bias=ctx.fold and need_b)
         if need_b and grad_b is None:
             grad_b = gm.sum(axis=1)
         return (*(None if a is None else Tensor(a) for a in (grad_x, grad_w)),
@@ -96,13 +92,13 @@ class _ConvTranspose(Function):
             return grad_g, grad_w, grad_b if grad_b is None else depends_on(grad_b, g, w), None
         n = grad.shape[0]
         blocks = K.row_blocks(spec.geo, n, spec.groups)
-        cols = K.im2col(grad.array, spec.geo)
         grad_g = grad_w = None
         if need_g:
-            y = K.conv_forward(w.array, cols, spec.groups, blocks)
+            y = K.conv_forward(grad.array, w.array, spec.geo, spec.groups, blocks)
             grad_g = Tensor(K.to_nchw(y, n, spec.geo.out))
         if need_w:
-            dw, _ = K.conv_weight_grad(cols, K.grad_matrix(g.array), w.shape, spec.groups, blocks)
+            dw, _ = K.conv_weight_grad(grad.array, K.grad_matrix(g.array), w.shape, spec.geo,
+                                       spec.groups, blocks)
             grad_w = Tensor(dw)
         return grad_g, grad_w, grad_b, None
 
@@ -114,7 +110,7 @@ class _ConvWeight(Function):
         ctx.save_for_backward(x, g)
         w_shape = (g.shape[1], x.shape[1] // spec.groups, *spec.geo.kernel)
         blocks = K.row_blocks(spec.geo, x.shape[0], spec.groups)
-        dw, _ = K.conv_weight_grad(K.im2col(x.array, spec.geo), K.grad_matrix(g.array), w_shape,
+        dw, _ = K.conv_weight_grad(x.array, K.grad_matrix(g.array), w_shape, spec.geo,
                                    spec.groups, blocks)
         return dw
 
