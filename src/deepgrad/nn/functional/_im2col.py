@@ -6,18 +6,18 @@ Convolution works in a *CHWN* layout: the input is copied once, padded, into
 an array of shape (C, Hp, Wp, N) (batch innermost). Its windows are then a
 zero-copy ``as_strided`` view, and copying that view into the column matrix
 (C*kh*kw, Ho*Wo*N) moves long contiguous runs (Wo*N elements for stride 1),
-which is what makes im2col cheap. The convolution is then one matrix product
-call, ``weight (O, C*kh*kw) @ cols``, whose rows are output channels (the bias
-rides along as an extra weight column against a row of ones); one transposing
-copy gives NCHW back. The input gradient is the transposed product
-(``weight.T @ grad``) followed by ``col2im``: a loop over the kh*kw kernel
-positions, each adding one strided block at once. The weight gradient (and with
-the row of ones, the bias gradient) is one product ``cols @ grad.T``.
+which is what makes im2col cheap. The convolution is then the matrix product
+``weight (O, C*kh*kw) @ cols``, whose rows are output channels (the bias rides
+along as an extra weight column against a row of ones); one transposing copy
+gives NCHW back. The input gradient is the transposed product
+(``weight.T @ grad``) followed by ``col2im``, which adds each kernel position's
+rows back where they were read. The weight gradient (and with the row of ones,
+the bias gradient) is the product ``cols @ grad.T``.
 
-The column matrix is built and multiplied one block of output rows at a time
-(``row_blocks``, ``column_blocks``): each block is written just before its product
-reads it, while it is in cache, and the whole matrix never exists. The input
-gradient's product is one *batched* matmul over the same blocks.
+All three products go one block of output rows at a time (``row_blocks``): a block
+of columns is written just before the product that reads it, or scattered by
+col2im just after the product that wrote it, while it is in cache; the whole
+column matrix never exists.
 
 Padding is stored per side, ``((top, bottom), (left, right))``, because
 ``padding='same'`` with an even kernel pads one more on the bottom/right, and
@@ -180,8 +180,8 @@ def grad_matrix(g: Any) -> Any:
 
 
 # The long (Ho*Wo*N) dimension of the products is cut into blocks of whole output rows
-# of about this many columns: one batched matmul call whose blocks stay in cache, which
-# is up to twice as fast as one big product for LeNet's thin matrices.
+# of about this many columns, whose operands stay in cache: up to twice as fast as one
+# big product for LeNet's thin matrices.
 _BLOCK_COLUMNS = 2048
 
 
@@ -194,12 +194,6 @@ def row_blocks(geo: Geometry, n: int, groups: int) -> int:
         if ho % b == 0 and (ho // b) * wo * n <= _BLOCK_COLUMNS:
             return b
     return ho
-
-
-def _blocked(matrix: Any, blocks: int) -> Any:
-    """(R, L) -> a (blocks, R, L/blocks) view: the column blocks as a batch of matrices."""
-    r, l = matrix.shape
-    return matrix.reshape(r, blocks, l // blocks).transpose(1, 0, 2)
 
 
 def _grouped(matrix: Any, groups: int) -> Any:
@@ -323,16 +317,45 @@ def conv_input_grad(gm: Any, w: Any, geo: Geometry, groups: int, n: int, blocks:
     wm = w.reshape(o, -1).astype(gm.dtype, copy=False)
     k, length = wm.shape[1], gm.shape[1]
     if groups == 1:
-        out = _scratch_array((blocks, k, length // blocks), gm.dtype)
-        if o == 1:  # an outer product: NumPy's matmul skips BLAS at inner size 1 (4x slower)
-            cols = xp.multiply(wm.T[None], _blocked(gm, blocks), out=out)
+        return _input_grad_by_blocks(gm, wm.T, geo, n, blocks, bias)
+    cols = xp.matmul(_grouped(wm, groups).swapaxes(1, 2), _grouped(gm, groups),
+                     out=_scratch_array((groups, k, length), gm.dtype))
+    return col2im(cols.reshape(1, groups * k, length), geo, n, bias)
+
+
+def _input_grad_by_blocks(gm: Any, wm_t: Any, geo: Geometry, n: int, blocks: int,
+                          bias: Any) -> Any:
+    """col2im(wm_t @ gm) one block of output rows at a time: each block's columns are
+    scattered while still in cache. The scatter goes first into one buffer per kernel
+    column j, holding the input columns that j reads, so that every add writes whole
+    contiguous rows (NumPy adds such runs ~2x faster than a strided window); the kw
+    buffers are then added into place."""
+    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = geo.kernel, geo.stride, geo.dilation, geo.out
+    c = wm_t.shape[0] // (kh * kw)
+    rows, run = ho // blocks, wo * n
+    hp, wp = geo.padded
+    per_column = xp.zeros((kw, c, hp, run), dtype=gm.dtype)
+    block = xp.empty((wm_t.shape[0], rows * run), dtype=gm.dtype)
+    parts = block.reshape(c, kh, kw, rows, run)
+    for r0 in range(0, ho, rows):
+        g = gm[:, r0 * run:(r0 + rows) * run]
+        if g.shape[0] == 1:  # an outer product: NumPy's matmul skips BLAS at inner size 1
+            xp.multiply(wm_t, g, out=block)
         else:
-            cols = xp.matmul(wm.T, _blocked(gm, blocks), out=out)
-    else:
-        cols = xp.matmul(_grouped(wm, groups).swapaxes(1, 2), _grouped(gm, groups),
-                         out=_scratch_array((groups, k, length), gm.dtype))
-        cols = cols.reshape(1, groups * k, length)
-    return col2im(cols, geo, n, bias)
+            xp.matmul(wm_t, g, out=block)
+        for r in range(rows):
+            top = (r0 + r) * sh
+            span = slice(top, top + (kh - 1) * dh + 1, dh)  # the input rows of output row r
+            for j in range(kw):
+                per_column[j, :, span] += parts[:, :, j, r]
+    out = xp.zeros((c, hp, wp, n), dtype=gm.dtype)
+    for j in range(kw):
+        out[:, :, j * dw:j * dw + (wo - 1) * sw + 1:sw] += per_column[j].reshape(c, hp, wo, n)
+    (top, _), (left, _) = geo.pads
+    h, w = geo.size
+    result = xp.empty((n, c, h, w), dtype=gm.dtype)
+    _batch_first(out[:, top:top + h, left:left + w, :], 2, result, bias)
+    return result
 
 
 def conv_weight_grad(x: Any, gm: Any, w_shape: tuple, geo: Geometry, groups: int,
