@@ -35,3 +35,32 @@ def test_set_num_threads_changes_the_blas_pool_and_products_stay_exact(restore_t
 def test_set_num_threads_refuses_what_is_not_a_positive_integer(bad, restore_threads):
     with pytest.raises(ValueError, match=r"set_num_threads: expected a positive integer .*got"):
         dg.set_num_threads(bad)
+
+
+def test_one_blas_thread_runs_products_on_one_thread_and_restores_the_count(restore_threads):
+    from deepgrad.backend import one_blas_thread
+
+    dg.set_num_threads(2)
+    with one_blas_thread():
+        assert set(_blas_pools()) == {1}
+        with one_blas_thread():  # nested: the outer restores
+            assert set(_blas_pools()) == {1}
+        assert set(_blas_pools()) == {1}
+    assert set(_blas_pools()) == {2}
+
+
+def _allocator_in_child(env: dict) -> str:
+    import os
+    import subprocess
+    import sys
+
+    code = "import deepgrad.backend as b; print(b.allocator)"
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env},
+                         capture_output=True, text=True, check=True)
+    return out.stdout.strip()
+
+
+@pytest.mark.skipif(not __import__("platform").libc_ver()[0] == "glibc", reason="glibc only")
+def test_freed_memory_is_kept_for_reuse_unless_the_user_opts_out():
+    assert _allocator_in_child({}).startswith("glibc, freed memory kept for reuse")
+    assert _allocator_in_child({"DEEPGRAD_MALLOC": "system"}) == "system (DEEPGRAD_MALLOC=system)"

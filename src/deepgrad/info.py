@@ -60,6 +60,7 @@ def collect() -> dict[str, Any]:
         "platform": platform.platform(),
         "cpus": cpu_count(),
         "blas threads": backend.get_num_threads(),
+        "allocator": backend.allocator,
         "default dtype": str(deepgrad.get_default_dtype()),
     }
 
