@@ -37,18 +37,6 @@ def test_set_num_threads_refuses_what_is_not_a_positive_integer(bad, restore_thr
         dg.set_num_threads(bad)
 
 
-def test_one_blas_thread_runs_products_on_one_thread_and_restores_the_count(restore_threads):
-    from deepgrad.backend import one_blas_thread
-
-    dg.set_num_threads(2)
-    with one_blas_thread():
-        assert set(_blas_pools()) == {1}
-        with one_blas_thread():  # nested: the outer restores
-            assert set(_blas_pools()) == {1}
-        assert set(_blas_pools()) == {1}
-    assert set(_blas_pools()) == {2}
-
-
 def _allocator_in_child(env: dict) -> str:
     import os
     import subprocess

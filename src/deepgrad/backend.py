@@ -12,7 +12,6 @@ they work on either backend.
 from __future__ import annotations
 
 import os
-import threading
 from typing import Any
 
 _NAME = os.environ.get("DEEPGRAD_BACKEND", "numpy").strip().lower()
@@ -196,56 +195,3 @@ def get_num_threads() -> int:
     pools = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
     return max(pools, default=1)
 
-
-class _OneBlasThread:
-    """``with one_blas_thread():`` runs the enclosed matrix products on one BLAS thread.
-
-    For loops of small products (a convolution's blocks of ~1-10 MFLOP each): with more
-    threads every product pays the pool's wake-up and hand-over, which costs more than the
-    product (measured: a LeNet-5 training step 15.7 ms on one thread, 26.8 ms on two). The
-    thread count is global to the BLAS, so nested and concurrent uses are counted, and the
-    count in force before the first is restored after the last.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._depth = 0
-        self._saved: list = []
-        self._pools: list | None = None
-
-    def _blas_pools(self) -> list:
-        if self._pools is None:
-            from threadpoolctl import ThreadpoolController
-
-            xp.ones(1) @ xp.ones(1)  # make sure NumPy has loaded its BLAS
-            self._pools = [lib for lib in ThreadpoolController().lib_controllers
-                           if lib.user_api == "blas"]
-        return self._pools
-
-    def __enter__(self) -> None:
-        if _NAME != "numpy":  # pragma: no cover - the GPU's own scheduling applies
-            return
-        with self._lock:
-            if self._depth == 0:
-                self._saved = [(pool, pool.get_num_threads()) for pool in self._blas_pools()]
-                for pool, n in self._saved:
-                    if n > 1:
-                        pool.set_num_threads(1)
-            self._depth += 1
-
-    def __exit__(self, *exc: object) -> None:
-        if _NAME != "numpy":  # pragma: no cover
-            return
-        with self._lock:
-            self._depth -= 1
-            if self._depth == 0:
-                for pool, n in self._saved:
-                    if n > 1:
-                        pool.set_num_threads(n)
-
-
-_ONE_BLAS_THREAD = _OneBlasThread()
-
-
-def one_blas_thread() -> _OneBlasThread:
-    return _ONE_BLAS_THREAD

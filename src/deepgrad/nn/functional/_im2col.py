@@ -26,12 +26,10 @@ ceil_mode pooling may need extra room on the far side.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import threading
 from typing import Any, NamedTuple, Sequence
 
-from deepgrad.backend import one_blas_thread, xp
+from deepgrad.backend import xp
 
 as_strided = xp.lib.stride_tricks.as_strided
 
@@ -186,15 +184,6 @@ def grad_matrix(g: Any) -> Any:
 _BLOCK_COLUMNS = 2048
 
 
-# A block's product with fewer multiply-adds than this runs on one BLAS thread: waking
-# the pool for each of many small products costs more than it saves.
-_SMALL_PRODUCT = 8_000_000
-
-
-def _blas_threads_for(m: int, k: int, n: int) -> Any:
-    return one_blas_thread() if m * k * n < _SMALL_PRODUCT else contextlib.nullcontext()
-
-
 def row_blocks(geo: Geometry, n: int, groups: int) -> int:
     """How many blocks of output rows the matrix products use (1 for grouped convolutions)."""
     ho, wo = geo.out
@@ -253,9 +242,8 @@ def conv_forward(x: Any, w: Any, geo: Geometry, groups: int, blocks: int,
         return xp.matmul(_grouped(wm, groups), _grouped(cols, groups)).reshape(1, o, -1)
     length = geo.out[0] * geo.out[1] * x.shape[0] // blocks
     out = xp.empty((blocks, o, length), dtype=x.dtype)
-    with _blas_threads_for(*wm.shape, length):
-        for r, cols in enumerate(column_blocks(x, geo, blocks, ones=bias is not None)):
-            xp.matmul(wm, cols, out=out[r])
+    for r, cols in enumerate(column_blocks(x, geo, blocks, ones=bias is not None)):
+        xp.matmul(wm, cols, out=out[r])
     return out
 
 
@@ -301,25 +289,6 @@ def col2im(cols: Any, geo: Geometry, n: int, bias: Any = None) -> Any:
     return result
 
 
-# The column gradient of conv_input_grad is a pure temporary as large as the columns;
-# one reused buffer per thread (up to this size) spares the page faults of a fresh
-# multi-megabyte allocation, and keeps the allocator from trimming and re-growing
-# its heap, on every backward pass.
-_SCRATCH_BYTES = 32 * 2**20
-_scratch = threading.local()
-
-
-def _scratch_array(shape: tuple, dtype: Any) -> Any:
-    size = math.prod(shape)
-    dtype = xp.dtype(dtype)
-    if size * dtype.itemsize > _SCRATCH_BYTES:
-        return xp.empty(shape, dtype=dtype)
-    buffer = getattr(_scratch, "buffer", None)
-    if buffer is None or buffer.dtype != dtype or buffer.size < size:
-        buffer = _scratch.buffer = xp.empty(size, dtype=dtype)
-    return buffer[:size].reshape(shape)
-
-
 def conv_input_grad(gm: Any, w: Any, geo: Geometry, groups: int, n: int, blocks: int,
                     bias: Any = None) -> Any:
     """Adjoint of the convolution in x (conv_transpose): gm (O, Ho*Wo*N) -> (N, C, H, W)."""
@@ -328,8 +297,7 @@ def conv_input_grad(gm: Any, w: Any, geo: Geometry, groups: int, n: int, blocks:
     k, length = wm.shape[1], gm.shape[1]
     if groups == 1:
         return _input_grad_by_blocks(gm, wm.T, geo, n, blocks, bias)
-    cols = xp.matmul(_grouped(wm, groups).swapaxes(1, 2), _grouped(gm, groups),
-                     out=_scratch_array((groups, k, length), gm.dtype))
+    cols = xp.matmul(_grouped(wm, groups).swapaxes(1, 2), _grouped(gm, groups))
     return col2im(cols.reshape(1, groups * k, length), geo, n, bias)
 
 
@@ -347,18 +315,17 @@ def _input_grad_by_blocks(gm: Any, wm_t: Any, geo: Geometry, n: int, blocks: int
     per_column = xp.zeros((kw, c, hp, run), dtype=gm.dtype)
     block = xp.empty((wm_t.shape[0], rows * run), dtype=gm.dtype)
     parts = block.reshape(c, kh, kw, rows, run)
-    with _blas_threads_for(*wm_t.shape, rows * run):
-        for r0 in range(0, ho, rows):
-            g = gm[:, r0 * run:(r0 + rows) * run]
-            if g.shape[0] == 1:  # an outer product: NumPy's matmul skips BLAS at inner size 1
-                xp.multiply(wm_t, g, out=block)
-            else:
-                xp.matmul(wm_t, g, out=block)
-            for r in range(rows):
-                top = (r0 + r) * sh
-                span = slice(top, top + (kh - 1) * dh + 1, dh)  # the input rows of output row r
-                for j in range(kw):
-                    per_column[j, :, span] += parts[:, :, j, r]
+    for r0 in range(0, ho, rows):
+        g = gm[:, r0 * run:(r0 + rows) * run]
+        if g.shape[0] == 1:  # an outer product: NumPy's matmul skips BLAS at inner size 1
+            xp.multiply(wm_t, g, out=block)
+        else:
+            xp.matmul(wm_t, g, out=block)
+        for r in range(rows):
+            top = (r0 + r) * sh
+            span = slice(top, top + (kh - 1) * dh + 1, dh)  # the input rows of output row r
+            for j in range(kw):
+                per_column[j, :, span] += parts[:, :, j, r]
     out = xp.zeros((c, hp, wp, n), dtype=gm.dtype)
     for j in range(kw):
         out[:, :, j * dw:j * dw + (wo - 1) * sw + 1:sw] += per_column[j].reshape(c, hp, wo, n)
@@ -384,7 +351,6 @@ def conv_weight_grad(x: Any, gm: Any, w_shape: tuple, geo: Geometry, groups: int
     k = math.prod(w_shape[1:])
     dw_t = xp.zeros((k + with_bias, gm.shape[0]), dtype=x.dtype)
     part = xp.empty_like(dw_t)
-    with _blas_threads_for(k, length, gm.shape[0]):
-        for r, cols in enumerate(column_blocks(x, geo, blocks, ones=with_bias)):
-            dw_t += xp.matmul(cols, gm[:, r * length:(r + 1) * length].T, out=part)
+    for r, cols in enumerate(column_blocks(x, geo, blocks, ones=with_bias)):
+        dw_t += xp.matmul(cols, gm[:, r * length:(r + 1) * length].T, out=part)
     return dw_t[:k].T.reshape(w_shape), (dw_t[k] if with_bias else None)
