@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from deepgrad.autograd.function import Function
+from deepgrad.autograd.grad_mode import is_grad_enabled
 from deepgrad.backend import xp
 from deepgrad.ops._registry import OpCase, declare
 from deepgrad.tensor import Tensor
@@ -46,6 +47,8 @@ class Linear(Function):
         x, weight = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad
         out_features, in_features = weight.shape
+        if not is_grad_enabled():  # no graph of the backward pass: arrays will do
+            return _array_backward(grad.array, x.array, weight.array, need_x, need_w, need_b)
         grad_x = grad_w = grad_b = None
         if need_x:
             grad_x = grad.matmul(weight)
@@ -57,6 +60,16 @@ class Linear(Function):
             if need_b:
                 grad_b = grad2.sum(0)
         return grad_x, grad_w, grad_b
+
+
+def _array_backward(g: Any, x: Any, w: Any, need_x: bool, need_w: bool, need_b: bool) -> tuple:
+    """Linear's backward on arrays: the same products as the tensor-op version, none of
+    its per-op bookkeeping (a third of a small network's step)."""
+    g2 = g.reshape(-1, g.shape[-1])
+    grad_x = Tensor(xp.matmul(g, w)) if need_x else None
+    grad_w = Tensor(xp.matmul(g2.T, x.reshape(-1, x.shape[-1]))) if need_w else None
+    grad_b = Tensor(xp.sum(g2, axis=0)) if need_b else None
+    return grad_x, grad_w, grad_b
 
 
 def _check_linear(input: Any, weight: Any, bias: Any) -> None:
