@@ -590,3 +590,26 @@ def test_trains_a_small_network_end_to_end():
     assert losses[-1] < 0.01 * losses[0]
     with dg.no_grad():
         assert ((ema(x) - y) ** 2).mean().item() < 0.02
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"amsgrad": True, "weight_decay": 0.1}])
+def test_adam_in_cache_sized_chunks_equals_adam_in_one_piece(kwargs, monkeypatch):
+    """A parameter larger than a chunk is updated in slices; every value as in one piece."""
+    from deepgrad.optim import optimizer as base
+
+    rng = np.random.default_rng(0)
+    start = rng.standard_normal((300, 700)).astype(np.float32)  # 210,000 values: 4 chunks
+    grads = [rng.standard_normal(start.shape).astype(np.float32) for _ in range(3)]
+
+    def run() -> np.ndarray:
+        p = dg.tensor(start.copy(), requires_grad=True)
+        opt = optim.Adam([p], lr=0.01, **kwargs)
+        for g in grads:
+            p.grad = dg.tensor(g)
+            opt.step()
+        return p.detach().numpy()
+
+    chunked = run()
+    monkeypatch.setattr(base, "_CHUNK", 10**9)
+    np.testing.assert_array_equal(chunked, run())
+    assert not np.array_equal(chunked, start)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from deepgrad.backend import xp
-from deepgrad.optim.optimizer import Optimizer, bump_version, lerp_, step_tensor, zeros_state
+from deepgrad.optim.optimizer import (
+    Optimizer, bump_version, in_chunks, lerp_, step_tensor, zeros_state,
+)
 
 __all__ = ["Adam", "AdamW"]
 
@@ -92,26 +94,27 @@ class Adam(Optimizer):
             else:
                 grad = self._grad(p, s0, weight_decay, maximize)
 
-            exp_avg, exp_avg_sq = state["exp_avg"].array, state["exp_avg_sq"].array
-            lerp_(exp_avg, grad, 1.0 - beta1, s1)
-            exp_avg_sq *= beta2
-            xp.multiply(grad, 1.0 - beta2, out=s1)
-            s1 *= grad
-            exp_avg_sq += s1
-
             step_size = lr / (1.0 - beta1**step)
             bias_correction2_sqrt = (1.0 - beta2**step) ** 0.5
+            arrays = (p.array, grad, state["exp_avg"].array, state["exp_avg_sq"].array, s0, s1)
             if amsgrad:
-                second = state["max_exp_avg_sq"].array
-                xp.maximum(second, exp_avg_sq, out=second)
-            else:
-                second = exp_avg_sq
-            denom = xp.sqrt(second, out=s1)
-            denom /= bias_correction2_sqrt
-            denom += eps
-            xp.multiply(exp_avg, -step_size, out=s0)
-            s0 /= denom
-            p.array += s0
+                arrays += (state["max_exp_avg_sq"].array,)
+            for param, g, exp_avg, exp_avg_sq, t0, t1, *max_sq in in_chunks(*arrays):
+                lerp_(exp_avg, g, 1.0 - beta1, t1)
+                exp_avg_sq *= beta2
+                xp.multiply(g, 1.0 - beta2, out=t1)
+                t1 *= g
+                exp_avg_sq += t1
+                if amsgrad:
+                    second = xp.maximum(max_sq[0], exp_avg_sq, out=max_sq[0])
+                else:
+                    second = exp_avg_sq
+                denom = xp.sqrt(second, out=t1)
+                denom /= bias_correction2_sqrt
+                denom += eps
+                xp.multiply(exp_avg, -step_size, out=t0)  # t0 may hold g: it is used up
+                t0 /= denom
+                param += t0
             bump_version(p)
 
 

@@ -74,6 +74,24 @@ def lerp_(start: Any, end: Any, weight: float, scratch: Any) -> None:
         xp.subtract(end, scratch, out=start)
 
 
+# Elementwise updates of several passes go over a parameter in chunks of this many values,
+# so that each pass finds the chunk in cache instead of streaming whole tensors from
+# memory (Adam on the 535k-value MLP: 1.77 -> 1.20 ms a step).
+_CHUNK = 65536
+
+
+def in_chunks(*arrays: Any) -> Iterable[tuple]:
+    """Matching flat slices of same-shape ``arrays``, in cache-sized chunks (the arrays
+    themselves, in one piece, when they are small or not all C-contiguous)."""
+    n = arrays[0].size
+    if n <= _CHUNK or not all(a.flags.c_contiguous for a in arrays):
+        yield arrays
+        return
+    flats = [a.reshape(-1) for a in arrays]
+    for start in range(0, n, _CHUNK):
+        yield tuple(f[start:start + _CHUNK] for f in flats)
+
+
 def _count_steps(step: Callable) -> Callable:
     """Mark the optimizer as stepped (what schedules check to warn about the call order)."""
 
