@@ -223,25 +223,44 @@ class Tanh(Function):
         return TanhGrad.apply(grad, y)
 
 
-class TanhGrad(Function):
-    """``grad * (1 - y * y)`` in one op (PyTorch's tanh_backward): three ops' worth of
-    Python overhead saved in every tanh backward. Differentiable in both arguments."""
+class _SlopeOfOutput(Function):
+    """``grad * slope(y)`` for an op whose derivative is a function of its output ``y``, in
+    one op (PyTorch's tanh_backward and sigmoid_backward): three ops' worth of Python
+    overhead saved in every such backward. Differentiable in both arguments."""
 
     @staticmethod
-    def forward(ctx, grad, y):
+    def slope(a: Any) -> Any:
+        """The derivative from the output array, as a new array (also for 0-d input)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def slope_derivative(y: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    @classmethod
+    def forward(cls, ctx, grad, y):
         ctx.save_for_backward(grad, y)
-        a = y.array
-        slope = xp.multiply(a, a, out=xp.empty_like(a))  # out=: an array also for 0-d input
-        xp.subtract(1, slope, out=slope)
+        slope = cls.slope(y.array)
         slope *= grad.array
         return slope
 
-    @staticmethod
-    def backward(ctx, gg):
+    @classmethod
+    def backward(cls, ctx, gg):
         grad, y = ctx.saved_tensors
         need_grad, need_y = ctx.needs_input_grad
-        return (TanhGrad.apply(gg, y) if need_grad else None,
-                gg * grad * y * -2 if need_y else None)
+        return (cls.apply(gg, y) if need_grad else None,
+                gg * grad * cls.slope_derivative(y) if need_y else None)
+
+
+class TanhGrad(_SlopeOfOutput):
+    @staticmethod
+    def slope(a):  # 1 - y^2
+        s = xp.multiply(a, a, out=xp.empty_like(a))
+        return xp.subtract(1, s, out=s)
+
+    @staticmethod
+    def slope_derivative(y):
+        return y * -2
 
 
 def _sigmoid_array(a: Any) -> Any:
@@ -269,23 +288,16 @@ class Sigmoid(Function):
         return SigmoidGrad.apply(grad, y)
 
 
-class SigmoidGrad(Function):
-    """``grad * y * (1 - y)`` in one op (PyTorch's sigmoid_backward), differentiable."""
+class SigmoidGrad(_SlopeOfOutput):
+    @staticmethod
+    def slope(a):  # y (1 - y)
+        s = xp.subtract(1, a, out=xp.empty_like(a))
+        s *= a
+        return s
 
     @staticmethod
-    def forward(ctx, grad, y):
-        ctx.save_for_backward(grad, y)
-        slope = xp.subtract(1, y.array, out=xp.empty_like(y.array))
-        slope *= y.array
-        slope *= grad.array
-        return slope
-
-    @staticmethod
-    def backward(ctx, gg):
-        grad, y = ctx.saved_tensors
-        need_grad, need_y = ctx.needs_input_grad
-        return (SigmoidGrad.apply(gg, y) if need_grad else None,
-                gg * grad * (1 - 2 * y) if need_y else None)
+    def slope_derivative(y):
+        return 1 - 2 * y
 
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
