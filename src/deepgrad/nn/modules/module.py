@@ -21,7 +21,8 @@ Every module knows its place in the model: when a module is registered into a
 parent, it keeps a weak reference to the parent and its name there, so
 ``module._path`` (e.g. ``'classifier.0'``) and ``module._describe()`` (e.g.
 ``"Linear 'classifier.0'"``) name it in error messages at no cost to the forward
-pass. Saving and loading (``state_dict``) live in ``_state_dict.py``.
+pass. Saving and loading (``state_dict``) live in ``_state_dict.py``, calling with
+forward hooks in ``_hooks.py``.
 """
 
 from __future__ import annotations
@@ -32,29 +33,10 @@ from typing import Any, Callable, Iterator
 
 from deepgrad import dtypes
 from deepgrad.backend import xp
+from deepgrad.nn.modules._hooks import HooksMixin
 from deepgrad.nn.modules._state_dict import StateDictMixin
 from deepgrad.nn.parameter import Parameter
 from deepgrad.tensor import Tensor
-
-
-class RemovableHandle:
-    """Returned by ``register_forward_hook`` and friends; ``remove()`` takes the hook off."""
-
-    _next_id = 0
-
-    def __init__(self, hooks: dict) -> None:
-        self._hooks = hooks
-        self.id = RemovableHandle._next_id
-        RemovableHandle._next_id += 1
-
-    def remove(self) -> None:
-        self._hooks.pop(self.id, None)
-
-    def __enter__(self) -> RemovableHandle:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.remove()
 
 
 def _addindent(text: str, spaces: int) -> str:
@@ -71,7 +53,7 @@ def _typename(obj: Any) -> str:
     return f"{type(obj).__module__}.{type(obj).__qualname__}"
 
 
-class Module(StateDictMixin):
+class Module(HooksMixin, StateDictMixin):
     """Base class of all layers and models (``torch.nn.Module``).
 
     Subclasses call ``super().__init__()`` first, assign parameters, buffers and
@@ -106,63 +88,6 @@ class Module(StateDictMixin):
         raise NotImplementedError(
             f'Module [{type(self).__name__}] is missing the required "forward" function'
         )
-
-    # --- calling ---------------------------------------------------------------
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if not (self._forward_pre_hooks or self._forward_hooks):
-            return self.forward(*args, **kwargs)
-        return self._call_with_hooks(args, kwargs)
-
-    def _call_with_hooks(self, args: tuple, kwargs: dict) -> Any:
-        for hook_id, hook in list(self._forward_pre_hooks.items()):
-            if hook_id in self._forward_pre_hooks_with_kwargs:
-                result = hook(self, args, kwargs)
-                if result is not None:
-                    if not (isinstance(result, tuple) and len(result) == 2):
-                        raise RuntimeError(
-                            f"forward pre-hook of {self._describe()} registered with_kwargs=True "
-                            f"must return None or a tuple (args, kwargs), got {result!r}"
-                        )
-                    args, kwargs = result
-            else:
-                result = hook(self, args)
-                if result is not None:
-                    args = result if isinstance(result, tuple) else (result,)
-        output = self.forward(*args, **kwargs)
-        for hook_id, hook in list(self._forward_hooks.items()):
-            if hook_id in self._forward_hooks_with_kwargs:
-                result = hook(self, args, kwargs, output)
-            else:
-                result = hook(self, args, output)
-            if result is not None:
-                output = result
-        return output
-
-    def register_forward_pre_hook(self, hook: Callable, *, prepend: bool = False,
-                                  with_kwargs: bool = False) -> RemovableHandle:
-        """Call ``hook(module, args)`` before forward; it may return new args (or one input).
-
-        With ``with_kwargs=True`` the hook is ``hook(module, args, kwargs)`` and may
-        return ``(args, kwargs)``.
-        """
-        handle = RemovableHandle(self._forward_pre_hooks)
-        self._forward_pre_hooks[handle.id] = hook
-        if with_kwargs:
-            self._forward_pre_hooks_with_kwargs.add(handle.id)
-        if prepend:
-            self._forward_pre_hooks.move_to_end(handle.id, last=False)
-        return handle
-
-    def register_forward_hook(self, hook: Callable, *, prepend: bool = False,
-                              with_kwargs: bool = False) -> RemovableHandle:
-        """Call ``hook(module, args, output)`` after forward; it may return a new output."""
-        handle = RemovableHandle(self._forward_hooks)
-        self._forward_hooks[handle.id] = hook
-        if with_kwargs:
-            self._forward_hooks_with_kwargs.add(handle.id)
-        if prepend:
-            self._forward_hooks.move_to_end(handle.id, last=False)
-        return handle
 
     # --- registration ------------------------------------------------------------
     def register_parameter(self, name: str, param: Parameter | None) -> None:
