@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from deepgrad.autograd.grad_mode import _state, is_grad_enabled, set_grad_enabled
+from deepgrad.autograd.grad_mode import _state, is_grad_enabled
 from deepgrad.backend import ndarray, xp
 from deepgrad.tensor import Tensor
 
