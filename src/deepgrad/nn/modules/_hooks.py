@@ -66,21 +66,22 @@ class HooksMixin:
         With ``with_kwargs=True`` the hook is ``hook(module, args, kwargs)`` and may
         return ``(args, kwargs)``.
         """
-        handle = RemovableHandle(self._forward_pre_hooks)
-        self._forward_pre_hooks[handle.id] = hook
-        if with_kwargs:
-            self._forward_pre_hooks_with_kwargs.add(handle.id)
-        if prepend:
-            self._forward_pre_hooks.move_to_end(handle.id, last=False)
-        return handle
+        return _register(self._forward_pre_hooks, self._forward_pre_hooks_with_kwargs, hook,
+                         prepend, with_kwargs)
 
     def register_forward_hook(self, hook: Callable, *, prepend: bool = False,
                               with_kwargs: bool = False) -> RemovableHandle:
         """Call ``hook(module, args, output)`` after forward; it may return a new output."""
-        handle = RemovableHandle(self._forward_hooks)
-        self._forward_hooks[handle.id] = hook
-        if with_kwargs:
-            self._forward_hooks_with_kwargs.add(handle.id)
-        if prepend:
-            self._forward_hooks.move_to_end(handle.id, last=False)
-        return handle
+        return _register(self._forward_hooks, self._forward_hooks_with_kwargs, hook, prepend,
+                         with_kwargs)
+
+
+def _register(hooks: Any, with_kwargs_ids: set, hook: Callable, prepend: bool,
+              with_kwargs: bool) -> RemovableHandle:
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = hook
+    if with_kwargs:
+        with_kwargs_ids.add(handle.id)
+    if prepend:
+        hooks.move_to_end(handle.id, last=False)
+    return handle
