@@ -330,15 +330,16 @@ def _torch_f() -> Any:
 
 
 def _ref_conv2d(x: Any, w: Any, b: Any = None, stride: Any = 1, padding: Any = 0,
-                dilation: int = 1, groups: int = 1) -> Any:
+                dilation: Any = 1, groups: int = 1) -> Any:
     """A direct NumPy-style reference (sliding windows and einsum)."""
     kh, kw = w.shape[2:]
     sh, sw = K.tuple_arg(stride, 2, "stride", "ref")
     ph, pw = K.tuple_arg(padding, 2, "padding", "ref")
+    dh, dw = K.tuple_arg(dilation, 2, "dilation", "ref")
     x = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
     win = xp.lib.stride_tricks.sliding_window_view(
-        x, (dilation * (kh - 1) + 1, dilation * (kw - 1) + 1), axis=(2, 3))
-    win = win[:, :, ::sh, ::sw, ::dilation, ::dilation]  # (N, C, Ho, Wo, kh, kw)
+        x, (dh * (kh - 1) + 1, dw * (kw - 1) + 1), axis=(2, 3))
+    win = win[:, :, ::sh, ::sw, ::dh, ::dw]  # (N, C, Ho, Wo, kh, kw)
     n, c, ho, wo = win.shape[:4]
     win = win.reshape(n, groups, c // groups, ho, wo, kh, kw)
     wg = w.reshape(groups, w.shape[0] // groups, *w.shape[1:])
@@ -370,6 +371,20 @@ declare(
     OpCase("conv2d", lambda x, w, b: conv2d(x, w, b, padding=1), [(2, 3, 4, 4), (1, 3, 3, 3), (1,)],
            ref=lambda x, w, b: _ref_conv2d(x, w, b, padding=1),
            torch_fn=lambda x, w, b: _torch_f().conv2d(x, w, b, padding=1), label="one-output"),
+    # fewer outputs than inputs: the input gradient is a convolution of the gradient
+    OpCase("conv2d", lambda x, w: conv2d(x, w, padding=(1, 2), dilation=(1, 2)),
+           [(2, 4, 5, 6), (2, 4, 2, 3)],
+           ref=lambda x, w: _ref_conv2d(x, w, padding=(1, 2), dilation=(1, 2)),
+           torch_fn=lambda x, w: _torch_f().conv2d(x, w, padding=(1, 2), dilation=(1, 2)),
+           label="fewer-outputs,dilation"),
+    OpCase("conv2d", lambda x, w: conv2d(x, w, padding=1), [(2, 3, 3, 3), (2, 3, 1, 1)],
+           ref=lambda x, w: _ref_conv2d(x, w, padding=1),
+           torch_fn=lambda x, w: _torch_f().conv2d(x, w, padding=1),
+           label="fewer-outputs,pad-beyond-kernel"),
+    OpCase("conv_transpose2d", lambda x, w, b: conv_transpose2d(x, w, b, padding=1),
+           [(2, 2, 4, 5), (2, 3, 3, 3), (3,)],
+           torch_fn=lambda x, w, b: _torch_f().conv_transpose2d(x, w, b, padding=1),
+           label="stride-1"),
     OpCase("conv_transpose2d", lambda x, w: conv_transpose2d(x, w, stride=2),
            [(2, 1, 3, 3), (1, 2, 3, 3)],
            torch_fn=lambda x, w: _torch_f().conv_transpose2d(x, w, stride=2), label="one-input"),
