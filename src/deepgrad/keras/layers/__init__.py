@@ -3,7 +3,8 @@
     from deepgrad.keras.layers import Input, Conv2D, MaxPooling2D, Dense
 """
 
-from deepgrad.keras.layers.base import Input, InputLayer, KerasTensor, Layer
+from deepgrad.keras.layers.base import KerasTensor, Layer
+from deepgrad.keras.layers.input_layer import Input, InputLayer
 from deepgrad.keras.layers.core import (
     Activation, Add, Average, Concatenate, Dense, Dropout, Embedding, Flatten, Lambda, LeakyReLU,
     Maximum, Minimum, Multiply, Permute, ReLU, RepeatVector, Reshape, Softmax, Subtract, add,

@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from deepgrad.keras import backend as K
-from deepgrad.keras.layers.base import InputLayer, KerasTensor, Layer, Node
+from deepgrad.keras.layers.base import KerasTensor, Layer, Node
+from deepgrad.keras.layers.input_layer import InputLayer
 from deepgrad.keras.layers.tree import flatten, map_structure, pack_like
 from deepgrad.keras.models.model import Model
 from deepgrad.tensor import Tensor

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from deepgrad.keras import backend as K
-from deepgrad.keras.layers.base import InputLayer, KerasTensor, Layer
+from deepgrad.keras.layers.base import KerasTensor, Layer
+from deepgrad.keras.layers.input_layer import InputLayer
 from deepgrad.keras.models.model import Model
 from deepgrad.tensor import Tensor
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from deepgrad.keras.layers.base import InputLayer, KerasTensor, Layer
+from deepgrad.keras.layers.base import KerasTensor, Layer
+from deepgrad.keras.layers.input_layer import InputLayer
 from deepgrad.nn.parameter import Parameter
 
 
