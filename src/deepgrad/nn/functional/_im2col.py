@@ -11,8 +11,11 @@ which is what makes im2col cheap. The convolution is then the matrix product
 along as an extra weight column against a row of ones); one transposing copy
 gives NCHW back. The input gradient is the transposed product
 (``weight.T @ grad``) followed by ``col2im``, which adds each kernel position's
-rows back where they were read. The weight gradient (and with the row of ones,
-the bias gradient) is the product ``cols @ grad.T``.
+rows back where they were read; for a stride-1 convolution with no more outputs
+than inputs it is instead the convolution of the gradient with the flipped kernel
+(``_input_grad_as_conv``: no scatter, and fewer rows of columns). The weight
+gradient (and with the row of ones, the bias gradient) is the product
+``cols @ grad.T``.
 
 All three products go one block of output rows at a time (``row_blocks``): a block
 of columns is written just before the product that reads it, or scattered by
@@ -321,16 +324,16 @@ def col2im(cols: Any, geo: Geometry, n: int, bias: Any = None) -> Any:
 def conv_input_grad(gm: Any, w: Any, geo: Geometry, groups: int, n: int, blocks: int,
                     bias: Any = None) -> Any:
     """Adjoint of the convolution in x (conv_transpose): gm (O, Ho*Wo*N) -> (N, C, H, W)."""
+    w = w.astype(gm.dtype, copy=False)
     o, c = w.shape[:2]
-    wm = w.reshape(o, -1).astype(gm.dtype, copy=False)
-    k, length = wm.shape[1], gm.shape[1]
+    wm = w.reshape(o, -1)
     if groups == 1:
         flipped = _full_correlation(geo) if o <= c else None
         if flipped is not None:
-            return _input_grad_as_conv(gm, w.astype(gm.dtype, copy=False), flipped, n, bias)
+            return _input_grad_as_conv(gm, w, flipped, n, bias)
         return _input_grad_by_blocks(gm, wm.T, geo, n, blocks, bias)
     cols = xp.matmul(_grouped(wm, groups).swapaxes(1, 2), _grouped(gm, groups))
-    return col2im(cols.reshape(1, groups * k, length), geo, n, bias)
+    return col2im(cols.reshape(1, groups * wm.shape[1], gm.shape[1]), geo, n, bias)
 
 
 def _full_correlation(geo: Geometry) -> Geometry | None:
