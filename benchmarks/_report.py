@@ -32,18 +32,13 @@ def median_time(fn: Callable[[], object], *, warmup: int = 20, repeats: int = 7,
 
 
 def machine() -> str:
+    """The CPU, its cores, Python, NumPy and the BLAS kernels NumPy's OpenBLAS runs."""
     import numpy
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-            f"NumPy {numpy.__version__}")
+    from deepgrad.info import blas_kernels, cpu_name
+
+    return (f"{cpu_name()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"NumPy {numpy.__version__} (OpenBLAS kernels: {blas_kernels()})")
 
 
 def torch_or_none():

@@ -52,7 +52,8 @@ def test_info_json():
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["deepgrad"] == dg.__version__ and data["numpy"] == np.__version__
-    assert set(data) >= {"deepgrad", "backend", "numpy", "blas", "python", "platform", "cpus"}
+    assert set(data) >= {"deepgrad", "backend", "numpy", "blas", "blas kernels", "python",
+                         "platform", "cpu", "cpus"}
 
 
 def test_blas_info_reads_numpy_config(monkeypatch):
@@ -69,6 +70,47 @@ def test_blas_info_reads_numpy_config(monkeypatch):
 
     monkeypatch.setattr(np, "show_config", old_numpy)
     assert info.blas_info() == "unknown"
+
+
+AVX512 = {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl", "sse2"}
+
+
+def test_blas_kernels_warns_when_the_environment_holds_back_an_avx512_cpu():
+    held = info.blas_kernels("Haswell", "Haswell", AVX512)
+    assert held.startswith("Haswell (set by OPENBLAS_CORETYPE=Haswell)")
+    assert "AVX-512" in held and "unset OPENBLAS_CORETYPE" in held
+    # No warning where the CPU has no AVX-512, the kernels use it, or nothing forced them.
+    assert info.blas_kernels("Haswell", "Haswell", {"avx2", "fma"}) == (
+        "Haswell (set by OPENBLAS_CORETYPE=Haswell)")
+    assert info.blas_kernels("SkylakeX", "SkylakeX", AVX512) == (
+        "SkylakeX (set by OPENBLAS_CORETYPE=SkylakeX)")
+    assert info.blas_kernels("Haswell", "", AVX512) == "Haswell"
+
+
+def _openblas_architecture(env: dict) -> str | None:
+    code = ("import numpy, json; from threadpoolctl import threadpool_info; "
+            "print(json.dumps([p.get('architecture') for p in threadpool_info() "
+            "if p.get('internal_api') == 'openblas']))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=60, check=True).stdout
+    found = json.loads(out)
+    return found[0] if found else None
+
+
+def test_info_reports_the_kernels_openblas_runs():
+    env = {**os.environ, "OPENBLAS_CORETYPE": "Haswell"}
+    if _openblas_architecture(env) != "Haswell":
+        pytest.skip("NumPy's BLAS here is not an OpenBLAS that can run its Haswell kernels")
+    result = subprocess.run([sys.executable, "-m", "deepgrad", "info", "--json"],
+                            capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["blas kernels"].startswith(
+        "Haswell (set by OPENBLAS_CORETYPE=Haswell)")
+
+    env.pop("OPENBLAS_CORETYPE")
+    result = subprocess.run([sys.executable, "-m", "deepgrad", "info", "--json"],
+                            capture_output=True, text=True, env=env, timeout=60)
+    assert json.loads(result.stdout)["blas kernels"] == _openblas_architecture(env)
 
 
 def test_main_in_process(capsys):

@@ -1,8 +1,8 @@
 """What deepgrad runs on: ``python -m deepgrad info`` (or ``deepgrad info``).
 
 Handy in a bug report: the deepgrad version, the array backend, NumPy and the
-BLAS library it calls for matmul, the Python version, the platform and the
-number of CPU cores.
+BLAS library it calls for matmul (and which of its CPU kernels it uses), the
+Python version, the platform, the CPU and the number of cores.
 """
 
 from __future__ import annotations
@@ -37,6 +37,58 @@ def blas_info() -> str:
     return text
 
 
+# OpenBLAS's kernels that use AVX-512 (threadpoolctl's "architecture" names them).
+_AVX512_KERNELS = {"skylakex", "cooperlake", "sapphirerapids"}
+# What OpenBLAS's SkylakeX kernels need, as Linux's /proc/cpuinfo names it.
+_AVX512_FLAGS = {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"}
+
+
+def _cpuinfo_field(name: str) -> str | None:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith(name):
+                    return line.split(":", 1)[1].strip()
+    except OSError:  # not Linux
+        pass
+    return None
+
+
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux, else what ``platform`` knows)."""
+    return _cpuinfo_field("model name") or platform.processor() or platform.machine()
+
+
+def blas_kernels(architecture: str | None = None, coretype: str | None = None,
+                 cpu_flags: set[str] | None = None) -> str:
+    """Which CPU kernels OpenBLAS runs, e.g. ``SkylakeX``, with a warning where the
+    environment holds it to older kernels than the CPU can run.
+
+    OpenBLAS picks its kernels for the CPU when NumPy loads it, unless the
+    ``OPENBLAS_CORETYPE`` environment variable names them. Naming pre-AVX-512
+    kernels (``Haswell``) on a CPU with AVX-512 makes every matrix product slower
+    (1.7-1.9x on large float32 products, docs/PERFORMANCE.md). The arguments
+    default to this process's values (they are there for the tests).
+    """
+    if architecture is None:
+        from threadpoolctl import threadpool_info
+
+        pools = [pool for pool in threadpool_info() if pool.get("internal_api") == "openblas"]
+        if not pools:
+            return "not OpenBLAS"
+        architecture = str(pools[0].get("architecture") or "unknown")
+    coretype = os.environ.get("OPENBLAS_CORETYPE") if coretype is None else coretype
+    if cpu_flags is None:
+        cpu_flags = set((_cpuinfo_field("flags") or "").split())
+    if not coretype:
+        return architecture
+    text = f"{architecture} (set by OPENBLAS_CORETYPE={coretype})"
+    if architecture.lower() not in _AVX512_KERNELS and _AVX512_FLAGS <= cpu_flags:
+        text += ("; this CPU has AVX-512, which these kernels leave unused: unset "
+                 "OPENBLAS_CORETYPE (before Python starts) for faster matrix products")
+    return text
+
+
 def cpu_count() -> int:
     """CPU cores this process may use (the affinity mask where the OS has one)."""
     try:
@@ -56,8 +108,10 @@ def collect() -> dict[str, Any]:
         "backend": f"{backend.name} {getattr(xp, '__version__', '')}".strip(),
         "numpy": numpy.__version__,
         "blas": blas_info(),
+        "blas kernels": blas_kernels(),
         "python": f"{platform.python_version()} ({platform.python_implementation()})",
         "platform": platform.platform(),
+        "cpu": cpu_name(),
         "cpus": cpu_count(),
         "blas threads": backend.get_num_threads(),
         "allocator": backend.allocator,
