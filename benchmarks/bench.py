@@ -510,8 +510,10 @@ def report(names, frameworks, configs, imports, sizes, args, load_start, load_en
             "",
             f"Achieved GFLOP/s, {label} (in brackets: % of the BLAS ceiling, "
             f"{config['blas']['gflops']:.1f} GFLOP/s = one 2048 x 2048 float32 `numpy.matmul` "
-            "on as many threads). FLOPs counted analytically: the matrix products and "
-            "convolutions, forward x 3 (forward + backward's two products).",
+            "on as many threads, with the OpenBLAS kernels named above; PyTorch's MKL and "
+            "XLA have their own products, which can exceed it). FLOPs counted analytically: "
+            "the matrix products and convolutions, forward x 3 (forward + backward's two "
+            "products).",
             "",
             _flop_table(names, config),
         ]
