@@ -26,6 +26,14 @@ CONFIGS = [
     ("Adam", "Adam", {"lr": 1e-3}),
     ("AdamW", "AdamW", {"lr": 1e-3, "weight_decay": 1e-2}),
     ("SGD, momentum 0.9", "SGD", {"lr": 0.1, "momentum": 0.9}),
+    ("RMSprop", "RMSprop", {"lr": 1e-3}),
+    ("RMSprop, centered, momentum 0.9", "RMSprop", {"lr": 1e-3, "centered": True,
+                                                    "momentum": 0.9}),
+    ("Adagrad", "Adagrad", {"lr": 1e-2}),
+    ("Adadelta", "Adadelta", {"lr": 1.0}),
+    ("Adamax", "Adamax", {"lr": 2e-3}),
+    ("NAdam", "NAdam", {"lr": 2e-3}),
+    ("RAdam", "RAdam", {"lr": 1e-3}),
 ]
 
 

@@ -592,18 +592,35 @@ def test_trains_a_small_network_end_to_end():
         assert ((ema(x) - y) ** 2).mean().item() < 0.02
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"amsgrad": True, "weight_decay": 0.1}])
-def test_adam_in_cache_sized_chunks_equals_adam_in_one_piece(kwargs, monkeypatch):
+# Every optimizer that updates in cache-sized chunks, in each of its code paths.
+CHUNKED = [
+    ("Adam", {}), ("Adam", {"amsgrad": True, "weight_decay": 0.1}),
+    ("AdamW", {"maximize": True}),
+    ("RMSprop", {}), ("RMSprop", {"centered": True, "momentum": 0.9, "weight_decay": 0.1}),
+    ("RMSprop", {"momentum": 0.5, "maximize": True}),
+    ("Adagrad", {"lr_decay": 0.1, "weight_decay": 0.1}),
+    ("Adadelta", {"weight_decay": 0.1}),
+    ("Adamax", {"weight_decay": 0.1}),
+    ("NAdam", {}), ("NAdam", {"weight_decay": 0.1, "decoupled_weight_decay": True}),
+    ("RAdam", {}), ("RAdam", {"weight_decay": 0.1}),
+    ("Lion", {"weight_decay": 0.1}),
+]
+
+
+@pytest.mark.parametrize("name,kwargs", CHUNKED, ids=[f"{n}{k}" for n, k in CHUNKED])
+def test_update_in_cache_sized_chunks_equals_update_in_one_piece(name, kwargs, monkeypatch):
     """A parameter larger than a chunk is updated in slices; every value as in one piece."""
     from deepgrad.optim import optimizer as base
 
     rng = np.random.default_rng(0)
     start = rng.standard_normal((300, 700)).astype(np.float32)  # 210,000 values: 4 chunks
-    grads = [rng.standard_normal(start.shape).astype(np.float32) for _ in range(3)]
+    # RAdam rectifies from its 6th step on: 7 steps cover both of its branches
+    grads = [rng.standard_normal(start.shape).astype(np.float32) for _ in range(7)]
+    lr = 1e-4 if name == "Lion" else 0.01
 
     def run() -> np.ndarray:
         p = dg.tensor(start.copy(), requires_grad=True)
-        opt = optim.Adam([p], lr=0.01, **kwargs)
+        opt = getattr(optim, name)([p], lr=lr, **kwargs)
         for g in grads:
             p.grad = dg.tensor(g)
             opt.step()

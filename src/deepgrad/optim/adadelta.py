@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from deepgrad.backend import xp
-from deepgrad.optim.optimizer import Optimizer, bump_version, step_tensor, zeros_state
+from deepgrad.optim.optimizer import Optimizer, bump_version, in_chunks, step_tensor, zeros_state
 
 __all__ = ["Adadelta"]
 
@@ -70,21 +70,22 @@ class Adadelta(Optimizer):
             state["step"].array += 1
             grad = self._grad(p, s0, weight_decay, maximize)
 
-            square_avg, acc_delta = state["square_avg"].array, state["acc_delta"].array
-            square_avg *= rho
-            xp.multiply(grad, 1.0 - rho, out=s1)
-            s1 *= grad
-            square_avg += s1
-            std = xp.add(square_avg, eps, out=s1)
-            xp.sqrt(std, out=std)
-            delta = xp.add(acc_delta, eps, out=s2)
-            xp.sqrt(delta, out=delta)
-            delta /= std
-            delta *= grad
-            acc_delta *= rho
-            xp.multiply(delta, 1.0 - rho, out=s1)
-            s1 *= delta
-            acc_delta += s1
-            delta *= lr
-            p.array -= delta
+            for param, g, square_avg, acc_delta, t1, t2 in in_chunks(
+                    p.array, grad, state["square_avg"].array, state["acc_delta"].array, s1, s2):
+                square_avg *= rho
+                xp.multiply(g, 1.0 - rho, out=t1)
+                t1 *= g
+                square_avg += t1
+                std = xp.add(square_avg, eps, out=t1)
+                xp.sqrt(std, out=std)
+                delta = xp.add(acc_delta, eps, out=t2)
+                xp.sqrt(delta, out=delta)
+                delta /= std
+                delta *= g
+                acc_delta *= rho
+                xp.multiply(delta, 1.0 - rho, out=t1)
+                t1 *= delta
+                acc_delta += t1
+                delta *= lr
+                param -= delta
             bump_version(p)

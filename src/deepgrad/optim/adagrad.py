@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from deepgrad.backend import xp
-from deepgrad.optim.optimizer import Optimizer, bump_version, step_tensor
+from deepgrad.optim.optimizer import Optimizer, bump_version, in_chunks, step_tensor
 from deepgrad.tensor import Tensor
 
 __all__ = ["Adagrad"]
@@ -86,12 +86,12 @@ class Adagrad(Optimizer):
             grad = self._grad(p, s0, weight_decay, maximize)
             clr = lr / (1.0 + (step - 1.0) * lr_decay)
 
-            acc = state["sum"].array
-            xp.multiply(grad, grad, out=s1)
-            acc += s1
-            std = xp.sqrt(acc, out=s1)
-            std += eps
-            xp.multiply(grad, -clr, out=s0)
-            s0 /= std
-            p.array += s0
+            for param, g, acc, t0, t1 in in_chunks(p.array, grad, state["sum"].array, s0, s1):
+                xp.multiply(g, g, out=t1)
+                acc += t1
+                std = xp.sqrt(acc, out=t1)
+                std += eps
+                xp.multiply(g, -clr, out=t0)  # t0 may hold g: it is used up
+                t0 /= std
+                param += t0
             bump_version(p)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from deepgrad.backend import xp
-from deepgrad.optim.optimizer import Optimizer, bump_version, lerp_, step_tensor, zeros_state
+from deepgrad.optim.optimizer import (
+    Optimizer, bump_version, in_chunks, lerp_, step_tensor, zeros_state,
+)
 
 __all__ = ["Adamax"]
 
@@ -71,15 +73,15 @@ class Adamax(Optimizer):
             step = step_t.item()
             grad = self._grad(p, s0, weight_decay, maximize)
 
-            exp_avg, exp_inf = state["exp_avg"].array, state["exp_inf"].array
-            lerp_(exp_avg, grad, 1.0 - beta1, s1)
-            exp_inf *= beta2
-            xp.abs(grad, out=s1)
-            s1 += eps
-            xp.maximum(exp_inf, s1, out=exp_inf)
-
             clr = lr / (1.0 - beta1**step)
-            xp.multiply(exp_avg, -clr, out=s0)
-            s0 /= exp_inf
-            p.array += s0
+            for param, g, exp_avg, exp_inf, t0, t1 in in_chunks(
+                    p.array, grad, state["exp_avg"].array, state["exp_inf"].array, s0, s1):
+                lerp_(exp_avg, g, 1.0 - beta1, t1)
+                exp_inf *= beta2
+                xp.abs(g, out=t1)
+                t1 += eps
+                xp.maximum(exp_inf, t1, out=exp_inf)
+                xp.multiply(exp_avg, -clr, out=t0)  # t0 may hold g: it is used up
+                t0 /= exp_inf
+                param += t0
             bump_version(p)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from deepgrad.backend import xp
-from deepgrad.optim.optimizer import Optimizer, bump_version, zeros_state
+from deepgrad.optim.optimizer import Optimizer, bump_version, in_chunks, zeros_state
 
 __all__ = ["Lion"]
 
@@ -60,15 +60,16 @@ class Lion(Optimizer):
                 state["exp_avg"] = zeros_state(p)
             s0, s1 = self._scratch(p.array, 2)
             grad = self._grad(p, s0, 0.0, maximize)
-            exp_avg = state["exp_avg"].array
-            diff = xp.subtract(grad, exp_avg, out=s0)  # g - m, shared by both interpolations
-            xp.multiply(diff, 1.0 - beta1, out=s1)
-            s1 += exp_avg
-            xp.sign(s1, out=s1)
-            s1 *= lr
-            if weight_decay != 0:
-                p.array *= 1.0 - lr * weight_decay
-            p.array -= s1
-            diff *= 1.0 - beta2
-            exp_avg += diff
+            for param, g, exp_avg, t0, t1 in in_chunks(p.array, grad, state["exp_avg"].array,
+                                                       s0, s1):
+                diff = xp.subtract(g, exp_avg, out=t0)  # g - m, shared by both interpolations
+                xp.multiply(diff, 1.0 - beta1, out=t1)
+                t1 += exp_avg
+                xp.sign(t1, out=t1)
+                t1 *= lr
+                if weight_decay != 0:
+                    param *= 1.0 - lr * weight_decay
+                param -= t1
+                diff *= 1.0 - beta2
+                exp_avg += diff
             bump_version(p)

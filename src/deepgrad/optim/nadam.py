@@ -6,7 +6,7 @@ from typing import Any, Iterable
 
 from deepgrad.backend import xp
 from deepgrad.optim.optimizer import (
-    Optimizer, bump_version, lerp_, scalar_dtype, step_tensor, zeros_state,
+    Optimizer, bump_version, in_chunks, lerp_, scalar_dtype, step_tensor, zeros_state,
 )
 from deepgrad.tensor import Tensor
 
@@ -102,20 +102,23 @@ class NAdam(Optimizer):
             mu_product = mu_product_t.item()
             mu_product_next = mu_product * mu_next
 
-            exp_avg, exp_avg_sq = state["exp_avg"].array, state["exp_avg_sq"].array
-            lerp_(exp_avg, grad, 1.0 - beta1, s1)
-            exp_avg_sq *= beta2
-            xp.multiply(grad, 1.0 - beta2, out=s1)
-            s1 *= grad
-            exp_avg_sq += s1
-            denom = xp.divide(exp_avg_sq, bias_correction2, out=s1)
-            xp.sqrt(denom, out=denom)
-            denom += eps
+            grad_scale = -lr * (1.0 - mu) / (1.0 - mu_product)
+            avg_scale = (-lr * mu_next) / (1.0 - mu_product_next)
+            for param, g, exp_avg, exp_avg_sq, t0, t1 in in_chunks(
+                    p.array, grad, state["exp_avg"].array, state["exp_avg_sq"].array, s0, s1):
+                lerp_(exp_avg, g, 1.0 - beta1, t1)
+                exp_avg_sq *= beta2
+                xp.multiply(g, 1.0 - beta2, out=t1)
+                t1 *= g
+                exp_avg_sq += t1
+                denom = xp.divide(exp_avg_sq, bias_correction2, out=t1)
+                xp.sqrt(denom, out=denom)
+                denom += eps
 
-            xp.multiply(grad, -lr * (1.0 - mu) / (1.0 - mu_product), out=s0)
-            s0 /= denom
-            p.array += s0
-            xp.multiply(exp_avg, (-lr * mu_next) / (1.0 - mu_product_next), out=s0)
-            s0 /= denom
-            p.array += s0
+                xp.multiply(g, grad_scale, out=t0)  # t0 may hold g: it is used up
+                t0 /= denom
+                param += t0
+                xp.multiply(exp_avg, avg_scale, out=t0)
+                t0 /= denom
+                param += t0
             bump_version(p)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from deepgrad.backend import xp
-from deepgrad.optim.optimizer import Optimizer, bump_version, lerp_, step_tensor, zeros_state
+from deepgrad.optim.optimizer import (
+    Optimizer, bump_version, in_chunks, lerp_, step_tensor, zeros_state,
+)
 
 __all__ = ["RAdam"]
 
@@ -84,26 +86,29 @@ class RAdam(Optimizer):
             else:
                 grad = self._grad(p, s0, weight_decay, maximize)
 
-            exp_avg, exp_avg_sq = state["exp_avg"].array, state["exp_avg_sq"].array
-            lerp_(exp_avg, grad, 1.0 - beta1, s1)
-            exp_avg_sq *= beta2
-            xp.multiply(grad, 1.0 - beta2, out=s1)
-            s1 *= grad
-            exp_avg_sq += s1
-
             bias_correction1 = 1.0 - beta1**step
             bias_correction2 = 1.0 - beta2**step
-            update = xp.divide(exp_avg, bias_correction1, out=s0)  # the bias-corrected exp_avg
-            update *= lr
             rho_inf = 2.0 / (1.0 - beta2) - 1.0
             rho_t = rho_inf - 2.0 * step * (beta2**step) / bias_correction2
+            rect = None
             if rho_t > 5.0:
                 rect = ((rho_t - 4.0) * (rho_t - 2.0) * rho_inf
                         / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t)) ** 0.5
-                adaptive = xp.sqrt(exp_avg_sq, out=s1)
-                adaptive += eps
-                xp.divide(bias_correction2**0.5, adaptive, out=adaptive)
-                update *= adaptive
-                update *= rect
-            p.array -= update
+            for param, g, exp_avg, exp_avg_sq, t0, t1 in in_chunks(
+                    p.array, grad, state["exp_avg"].array, state["exp_avg_sq"].array, s0, s1):
+                lerp_(exp_avg, g, 1.0 - beta1, t1)
+                exp_avg_sq *= beta2
+                xp.multiply(g, 1.0 - beta2, out=t1)
+                t1 *= g
+                exp_avg_sq += t1
+                # the bias-corrected exp_avg (t0 may hold g: it is used up)
+                update = xp.divide(exp_avg, bias_correction1, out=t0)
+                update *= lr
+                if rect is not None:
+                    adaptive = xp.sqrt(exp_avg_sq, out=t1)
+                    adaptive += eps
+                    xp.divide(bias_correction2**0.5, adaptive, out=adaptive)
+                    update *= adaptive
+                    update *= rect
+                param -= update
             bump_version(p)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from deepgrad.backend import xp
-from deepgrad.optim.optimizer import Optimizer, bump_version, lerp_, step_tensor, zeros_state
+from deepgrad.optim.optimizer import (
+    Optimizer, bump_version, in_chunks, lerp_, step_tensor, zeros_state,
+)
 
 __all__ = ["RMSprop"]
 
@@ -82,30 +84,33 @@ class RMSprop(Optimizer):
             state["step"].array += 1
             grad = self._grad(p, s0, weight_decay, maximize)
 
-            square_avg = state["square_avg"].array
-            square_avg *= alpha
-            xp.multiply(grad, 1.0 - alpha, out=s1)
-            s1 *= grad
-            square_avg += s1
-            if centered:
-                grad_avg = state["grad_avg"].array
-                lerp_(grad_avg, grad, 1.0 - alpha, s1)
-                xp.multiply(grad_avg, grad_avg, out=s1)
-                xp.subtract(square_avg, s1, out=s1)
-                avg = xp.sqrt(s1, out=s1)
-            else:
-                avg = xp.sqrt(square_avg, out=s1)
-            avg += eps
+            extra = ([state["grad_avg"].array] if centered else []) + (
+                [state["momentum_buffer"].array] if momentum > 0 else [])
+            for param, g, square_avg, t0, t1, *rest in in_chunks(
+                    p.array, grad, state["square_avg"].array, s0, s1, *extra):
+                square_avg *= alpha
+                xp.multiply(g, 1.0 - alpha, out=t1)
+                t1 *= g
+                square_avg += t1
+                if centered:
+                    grad_avg = rest[0]
+                    lerp_(grad_avg, g, 1.0 - alpha, t1)
+                    xp.multiply(grad_avg, grad_avg, out=t1)
+                    xp.subtract(square_avg, t1, out=t1)
+                    avg = xp.sqrt(t1, out=t1)
+                else:
+                    avg = xp.sqrt(square_avg, out=t1)
+                avg += eps
 
-            if momentum > 0:
-                buf = state["momentum_buffer"].array
-                buf *= momentum
-                xp.divide(grad, avg, out=s1)
-                buf += s1
-                xp.multiply(buf, lr, out=s1)
-                p.array -= s1
-            else:
-                xp.multiply(grad, -lr, out=s0)
-                s0 /= avg
-                p.array += s0
+                if momentum > 0:
+                    buf = rest[-1]
+                    buf *= momentum
+                    xp.divide(g, avg, out=t1)
+                    buf += t1
+                    xp.multiply(buf, lr, out=t1)
+                    param -= t1
+                else:
+                    xp.multiply(g, -lr, out=t0)  # t0 may hold g: it is used up
+                    t0 /= avg
+                    param += t0
             bump_version(p)
