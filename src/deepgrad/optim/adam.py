@@ -6,7 +6,7 @@ from typing import Any, Iterable
 
 from deepgrad.backend import xp
 from deepgrad.optim.optimizer import (
-    Optimizer, bump_version, in_chunks, lerp_, step_tensor, zeros_state,
+    Optimizer, bump_version, in_chunks, moments_, step_tensor, zeros_state,
 )
 
 __all__ = ["Adam", "AdamW"]
@@ -100,11 +100,7 @@ class Adam(Optimizer):
             if amsgrad:
                 arrays += (state["max_exp_avg_sq"].array,)
             for param, g, exp_avg, exp_avg_sq, t0, t1, *max_sq in in_chunks(*arrays):
-                lerp_(exp_avg, g, 1.0 - beta1, t1)
-                exp_avg_sq *= beta2
-                xp.multiply(g, 1.0 - beta2, out=t1)
-                t1 *= g
-                exp_avg_sq += t1
+                moments_(exp_avg, exp_avg_sq, g, beta1, beta2, t1)
                 if amsgrad:
                     second = xp.maximum(max_sq[0], exp_avg_sq, out=max_sq[0])
                 else:

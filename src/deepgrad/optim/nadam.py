@@ -6,7 +6,7 @@ from typing import Any, Iterable
 
 from deepgrad.backend import xp
 from deepgrad.optim.optimizer import (
-    Optimizer, bump_version, in_chunks, lerp_, scalar_dtype, step_tensor, zeros_state,
+    Optimizer, bump_version, in_chunks, moments_, scalar_dtype, step_tensor, zeros_state,
 )
 from deepgrad.tensor import Tensor
 
@@ -106,11 +106,7 @@ class NAdam(Optimizer):
             avg_scale = (-lr * mu_next) / (1.0 - mu_product_next)
             for param, g, exp_avg, exp_avg_sq, t0, t1 in in_chunks(
                     p.array, grad, state["exp_avg"].array, state["exp_avg_sq"].array, s0, s1):
-                lerp_(exp_avg, g, 1.0 - beta1, t1)
-                exp_avg_sq *= beta2
-                xp.multiply(g, 1.0 - beta2, out=t1)
-                t1 *= g
-                exp_avg_sq += t1
+                moments_(exp_avg, exp_avg_sq, g, beta1, beta2, t1)
                 denom = xp.divide(exp_avg_sq, bias_correction2, out=t1)
                 xp.sqrt(denom, out=denom)
                 denom += eps

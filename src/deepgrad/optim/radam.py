@@ -6,7 +6,7 @@ from typing import Any, Iterable
 
 from deepgrad.backend import xp
 from deepgrad.optim.optimizer import (
-    Optimizer, bump_version, in_chunks, lerp_, step_tensor, zeros_state,
+    Optimizer, bump_version, in_chunks, moments_, step_tensor, zeros_state,
 )
 
 __all__ = ["RAdam"]
@@ -96,11 +96,7 @@ class RAdam(Optimizer):
                         / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t)) ** 0.5
             for param, g, exp_avg, exp_avg_sq, t0, t1 in in_chunks(
                     p.array, grad, state["exp_avg"].array, state["exp_avg_sq"].array, s0, s1):
-                lerp_(exp_avg, g, 1.0 - beta1, t1)
-                exp_avg_sq *= beta2
-                xp.multiply(g, 1.0 - beta2, out=t1)
-                t1 *= g
-                exp_avg_sq += t1
+                moments_(exp_avg, exp_avg_sq, g, beta1, beta2, t1)
                 # the bias-corrected exp_avg (t0 may hold g: it is used up)
                 update = xp.divide(exp_avg, bias_correction1, out=t0)
                 update *= lr
