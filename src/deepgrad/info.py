@@ -67,7 +67,7 @@ def blas_kernels(architecture: str | None = None, coretype: str | None = None,
     OpenBLAS picks its kernels for the CPU when NumPy loads it, unless the
     ``OPENBLAS_CORETYPE`` environment variable names them. Naming pre-AVX-512
     kernels (``Haswell``) on a CPU with AVX-512 makes every matrix product slower
-    (1.7-1.9x on large float32 products, docs/PERFORMANCE.md). The arguments
+    (1.6-2x on float32 products measured here, docs/PERFORMANCE.md). The arguments
     default to this process's values (they are there for the tests).
     """
     if architecture is None:
