@@ -94,6 +94,7 @@ class RAdam(Optimizer):
             if rho_t > 5.0:
                 rect = ((rho_t - 4.0) * (rho_t - 2.0) * rho_inf
                         / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t)) ** 0.5
+            bias_correction2_sqrt = bias_correction2**0.5
             for param, g, exp_avg, exp_avg_sq, t0, t1 in in_chunks(
                     p.array, grad, state["exp_avg"].array, state["exp_avg_sq"].array, s0, s1):
                 moments_(exp_avg, exp_avg_sq, g, beta1, beta2, t1)
@@ -103,7 +104,7 @@ class RAdam(Optimizer):
                 if rect is not None:
                     adaptive = xp.sqrt(exp_avg_sq, out=t1)
                     adaptive += eps
-                    xp.divide(bias_correction2**0.5, adaptive, out=adaptive)
+                    xp.divide(bias_correction2_sqrt, adaptive, out=adaptive)
                     update *= adaptive
                     update *= rect
                 param -= update

@@ -88,12 +88,13 @@ class RMSprop(Optimizer):
                 [state["momentum_buffer"].array] if momentum > 0 else [])
             for param, g, square_avg, t0, t1, *rest in in_chunks(
                     p.array, grad, state["square_avg"].array, s0, s1, *extra):
+                grad_avg = rest[0] if centered else None  # the optional states, in order
+                buf = rest[-1] if momentum > 0 else None
                 square_avg *= alpha
                 xp.multiply(g, 1.0 - alpha, out=t1)
                 t1 *= g
                 square_avg += t1
-                if centered:
-                    grad_avg = rest[0]
+                if grad_avg is not None:
                     lerp_(grad_avg, g, 1.0 - alpha, t1)
                     xp.multiply(grad_avg, grad_avg, out=t1)
                     xp.subtract(square_avg, t1, out=t1)
@@ -102,8 +103,7 @@ class RMSprop(Optimizer):
                     avg = xp.sqrt(square_avg, out=t1)
                 avg += eps
 
-                if momentum > 0:
-                    buf = rest[-1]
+                if buf is not None:
                     buf *= momentum
                     xp.divide(g, avg, out=t1)
                     buf += t1
